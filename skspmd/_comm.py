@@ -1,0 +1,276 @@
+"""The communicator in use, the few collectives skspmd needs, and error agreement.
+
+Everything that talks to MPI goes through this module. Large arrays travel with
+mpi4py's buffer methods (capitalised); only tiny metadata (error reports, shapes,
+dtypes) uses the pickle-based lowercase calls. On a communicator of size 1 every
+helper short-circuits, so a plain ``python script.py`` never pays for MPI.
+"""
+
+import contextlib
+import importlib
+import os
+
+import numpy as np
+from mpi4py import MPI
+
+__all__ = [
+    "SPMDError",
+    "agree_on_errors",
+    "allgather_array",
+    "allgather_object",
+    "allreduce",
+    "bcast_array",
+    "comm_context",
+    "get_comm",
+    "raise_on_any",
+    "set_num_threads",
+]
+
+_COMM_STACK = []
+
+
+def get_comm():
+    """Return the communicator skspmd estimators use.
+
+    Returns
+    -------
+    comm : mpi4py.MPI.Comm
+        The innermost communicator set with :func:`comm_context`, or
+        ``MPI.COMM_WORLD``. A plain ``python script.py`` is a job of size 1.
+    """
+    return _COMM_STACK[-1] if _COMM_STACK else MPI.COMM_WORLD
+
+
+@contextlib.contextmanager
+def comm_context(comm):
+    """Run the enclosed code with ``comm`` as the communicator in use.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm
+        An intra-communicator this process belongs to. Every rank of ``comm``
+        must enter the context and call the same collective methods in it.
+
+    Examples
+    --------
+    >>> from mpi4py import MPI
+    >>> import skspmd
+    >>> with skspmd.comm_context(MPI.COMM_SELF):
+    ...     skspmd.get_comm().Get_size()
+    1
+    """
+    if not isinstance(comm, MPI.Comm) or comm == MPI.COMM_NULL:
+        raise TypeError(f"comm_context expects an mpi4py communicator, got {comm!r}")
+    _COMM_STACK.append(comm)
+    try:
+        yield comm
+    finally:
+        _COMM_STACK.pop()
+
+
+# ---------------------------------------------------------------------------
+# Buffer collectives on NumPy arrays
+# ---------------------------------------------------------------------------
+
+
+def allreduce(array, op=MPI.SUM, comm=None):
+    """Reduce ``array`` over the ranks; the result is bitwise identical everywhere.
+
+    MPI does not promise that ``Allreduce`` hands every rank the same bits for
+    floating-point sums, so this reduces to rank 0 and broadcasts: the same two
+    messages of the array's size, and a replicated model by construction.
+    """
+    comm = comm or get_comm()
+    array = np.ascontiguousarray(array)
+    if comm.Get_size() == 1:
+        return array.copy()
+    out = np.empty_like(array)
+    comm.Reduce(array, out, op=op, root=0)
+    comm.Bcast(out, root=0)
+    return out
+
+
+def allgather_array(array, comm=None):
+    """Gather one same-shaped array per rank; returns shape ``(size, *array.shape)``."""
+    comm = comm or get_comm()
+    array = np.ascontiguousarray(array)
+    if comm.Get_size() == 1:
+        return array[np.newaxis].copy()
+    out = np.empty((comm.Get_size(),) + array.shape, dtype=array.dtype)
+    comm.Allgather(array, out)
+    return out
+
+
+def bcast_array(array, root=0, comm=None):
+    """Broadcast ``array`` from ``root``; other ranks pass an array of the same shape and dtype."""
+    comm = comm or get_comm()
+    array = np.ascontiguousarray(array)
+    if comm.Get_size() > 1:
+        comm.Bcast(array, root=root)
+    return array
+
+
+def allgather_object(obj, comm=None):
+    """Pickle-based allgather for tiny metadata."""
+    comm = comm or get_comm()
+    if comm.Get_size() == 1:
+        return [obj]
+    return comm.allgather(obj)
+
+
+# ---------------------------------------------------------------------------
+# Collective error agreement
+# ---------------------------------------------------------------------------
+
+
+class SPMDError(RuntimeError):
+    """Raised on every rank when ranks failed with exceptions of no common, rebuildable type."""
+
+
+def _exception_class(module, qualname):
+    try:
+        obj = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except Exception:
+        return None
+    if isinstance(obj, type) and issubclass(obj, Exception):
+        return obj
+    return None
+
+
+def _describe(failures):
+    """``rank 1: msg`` lines, grouping ranks that failed with the same message."""
+    groups = {}
+    for rank, (_, _, message) in failures:
+        groups.setdefault(message, []).append(rank)
+    parts = []
+    for message, ranks in groups.items():
+        label = "rank" if len(ranks) == 1 else "ranks"
+        parts.append(f"{label} {', '.join(map(str, ranks))}: {message}")
+    return "; ".join(parts)
+
+
+class agree_on_errors:
+    """Make an exception raised on some ranks raise on every rank.
+
+    Wrap each local step (validation, local partial computation, reading a
+    file) in ``with agree_on_errors():``. On exit every rank takes part in one
+    small ``allgather`` of "did it fail, and why". If any rank failed, every
+    rank raises an exception of the lowest failing rank's type whose message
+    names the failing rank(s) and their reasons; ranks that did not fail never
+    block in a later collective. On a communicator of size 1 the original
+    exception propagates unchanged, exactly as in scikit-learn.
+
+    A rank may attach a small picklable ``payload`` to the step; after a
+    successful step ``gathered`` holds every rank's payload, in rank order,
+    so metadata agreement costs no extra collective.
+    """
+
+    def __init__(self, comm=None):
+        self.comm = comm or get_comm()
+        self.payload = None
+        self.gathered = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            return False  # KeyboardInterrupt, SystemExit: let them through
+        if self.comm.Get_size() == 1:
+            self.gathered = [self.payload]
+            return False
+        local = None
+        if exc is not None:
+            cls = type(exc)
+            local = (cls.__module__, cls.__qualname__, str(exc) or cls.__name__)
+        reports = self.comm.allgather((local, self.payload if exc is None else None))
+        failures = [(rank, err) for rank, (err, _) in enumerate(reports) if err is not None]
+        if not failures:
+            self.gathered = [payload for _, payload in reports]
+            return False
+        message = _describe(failures)
+        cls = _exception_class(*failures[0][1][:2]) or SPMDError
+        try:
+            error = cls(message)
+        except Exception:
+            error = SPMDError(message)
+        raise error from exc
+
+
+def raise_on_any(condition, message, exc_type=ValueError, comm=None):
+    """Collective check: raise ``exc_type(message)`` on every rank if ``condition`` holds on any."""
+    with agree_on_errors(comm):
+        if condition:
+            raise exc_type(message)
+
+
+# ---------------------------------------------------------------------------
+# BLAS threads per rank
+# ---------------------------------------------------------------------------
+
+_THREADS = {"explicit": None, "configured": set()}
+
+
+def set_num_threads(n_threads):
+    """Set the number of BLAS threads this process uses (a local, per-rank setting).
+
+    Parameters
+    ----------
+    n_threads : int or None
+        Threads for BLAS/LAPACK on this rank. ``None`` returns to the default:
+        the cores of the node divided by the ranks of the communicator on it
+        (or ``SKSPMD_NUM_THREADS`` if set).
+    """
+    from threadpoolctl import threadpool_limits
+
+    if n_threads is not None:
+        n_threads = int(n_threads)
+        if n_threads < 1:
+            raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+        threadpool_limits(limits=n_threads, user_api="blas")
+    _THREADS["explicit"] = n_threads
+    _THREADS["configured"].clear()
+
+
+def _node_cores():
+    try:
+        return len(os.sched_getaffinity(0)) or os.cpu_count() or 1
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def ensure_threads(comm=None):
+    """Apply the default BLAS threads per rank, once per communicator.
+
+    Called at the start of every collective fit. The node is found with a
+    shared-memory split of the communicator (``MPI.COMM_TYPE_SHARED``), a
+    collective that every rank of ``comm`` reaches in its first fit on that
+    communicator. An explicit :func:`set_num_threads` or ``SKSPMD_NUM_THREADS``
+    takes precedence. Size-1 jobs keep the library default, as sklearn does.
+    """
+    comm = comm or get_comm()
+    key = comm.py2f()
+    if key in _THREADS["configured"]:
+        return
+    _THREADS["configured"].add(key)
+    if comm.Get_size() == 1:
+        local_ranks = 1
+    else:
+        node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+        local_ranks = node.Get_size()
+        node.Free()
+    if _THREADS["explicit"] is not None:
+        return
+    env = os.environ.get("SKSPMD_NUM_THREADS")
+    if env:
+        n_threads = int(env)
+    elif local_ranks > 1:
+        n_threads = max(1, (os.cpu_count() or 1) // local_ranks)
+        n_threads = min(n_threads, _node_cores())
+    else:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n_threads, user_api="blas")

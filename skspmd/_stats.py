@@ -1,0 +1,254 @@
+"""Mergeable sufficient statistics: the partial results of skspmd's algorithms.
+
+Each partial is a small object built from this rank's rows (``from_rows``),
+with an associative ``merge`` that is exact when either side is empty, and an
+``allreduce`` over the communicator that leaves a bitwise identical result on
+every rank. Sibling estimators share them: :class:`Moments` serves
+BasicStatistics, StandardScaler and the KMeans tolerance; :class:`CrossProducts`
+serves EmpiricalCovariance, PCA (``covariance_eigh``) and Ridge (``cholesky``).
+
+Numerics: rows are processed in cache-sized blocks. Each block is centred on its
+own mean and blocks are combined with the pairwise update of Chan, Golub and
+LeVeque, so a column with mean 1e9 and unit variance keeps its variance to
+~1e-7 relative where the textbook ``sum(x**2) - n*mean**2`` loses every digit.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._comm import allgather_array, allreduce, get_comm
+
+__all__ = ["CrossProducts", "Moments", "block_rows"]
+
+# Rows per block: about 256 KiB of float64, so a block stays in L2 while the
+# several passes over it (mean, centre, square, sum, min, max) run.
+_BLOCK_BYTES = 1 << 18
+
+
+def block_rows(n_features, itemsize=8, target_bytes=_BLOCK_BYTES):
+    """Number of rows in a cache-sized block."""
+    return max(64, target_bytes // max(1, n_features * itemsize))
+
+
+def _chan_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
+    """Pairwise merge of (count, mean, centred sum of squares); exact if a side is empty."""
+    n = n_a + n_b
+    if n_b == 0:
+        return n_a, mean_a, m2_a
+    if n_a == 0:
+        return n_b, mean_b, m2_b
+    delta = mean_b - mean_a
+    mean = mean_a + delta * (n_b / n)
+    m2 = m2_a + m2_b + delta * delta * (n_a * n_b / n)
+    return n, mean, m2
+
+
+class Moments:
+    """Per-column count, mean, centred sum of squares, minimum and maximum.
+
+    ``n`` is the sum of sample weights (the row count when unweighted) and
+    ``n_rows`` the number of rows. All arrays are float64.
+    """
+
+    __slots__ = ("n", "n_rows", "mean", "m2", "min", "max")
+
+    def __init__(self, n, n_rows, mean, m2, minimum, maximum):
+        self.n = float(n)
+        self.n_rows = int(n_rows)
+        self.mean = mean
+        self.m2 = m2
+        self.min = minimum
+        self.max = maximum
+
+    @classmethod
+    def empty(cls, n_features):
+        return cls(
+            0.0,
+            0,
+            np.zeros(n_features),
+            np.zeros(n_features),
+            np.full(n_features, np.inf),
+            np.full(n_features, -np.inf),
+        )
+
+    @classmethod
+    def from_rows(cls, X, sample_weight=None):
+        """Moments of this rank's rows (dense ndarray or scipy sparse)."""
+        if sp.issparse(X):
+            return cls._from_sparse(sp.csr_matrix(X), sample_weight)
+        n_rows, n_features = X.shape
+        acc = cls.empty(n_features)
+        step = block_rows(n_features)
+        n, mean, m2 = acc.n, acc.mean, acc.m2
+        minimum, maximum = acc.min, acc.max
+        for start in range(0, n_rows, step):
+            block = np.asarray(X[start : start + step], dtype=np.float64)
+            if sample_weight is None:
+                n_b = float(block.shape[0])
+                mean_b = block.mean(axis=0)
+                centred = block - mean_b
+                np.multiply(centred, centred, out=centred)
+                m2_b = centred.sum(axis=0)
+            else:
+                w = np.asarray(sample_weight[start : start + step], dtype=np.float64)
+                n_b = float(w.sum())
+                if n_b == 0:
+                    continue
+                mean_b = (w @ block) / n_b
+                centred = block - mean_b
+                np.multiply(centred, centred, out=centred)
+                m2_b = w @ centred
+            np.minimum(minimum, block.min(axis=0), out=minimum)
+            np.maximum(maximum, block.max(axis=0), out=maximum)
+            n, mean, m2 = _chan_merge(n, mean, m2, n_b, mean_b, m2_b)
+        return cls(n, n_rows, mean, m2, minimum, maximum)
+
+    @classmethod
+    def _from_sparse(cls, X, sample_weight):
+        n_rows, n_features = X.shape
+        w = np.ones(n_rows) if sample_weight is None else np.asarray(sample_weight, float)
+        n = float(w.sum())
+        if n_rows == 0 or n == 0:
+            out = cls.empty(n_features)
+            out.n_rows = n_rows
+            return out
+        Xw = sp.diags(w) @ X if sample_weight is not None else X
+        mean = np.asarray(Xw.sum(axis=0)).ravel() / n
+        # centred sum of squares over stored entries, plus the implicit zeros
+        coo = X.tocoo()
+        dev = coo.data - mean[coo.col]
+        m2 = np.bincount(coo.col, weights=w[coo.row] * dev * dev, minlength=n_features)
+        w_stored = np.bincount(coo.col, weights=w[coo.row], minlength=n_features)
+        m2 += (n - w_stored) * mean * mean
+        nnz = np.bincount(coo.col, minlength=n_features)
+        data_min = np.full(n_features, np.inf)
+        data_max = np.full(n_features, -np.inf)
+        np.minimum.at(data_min, coo.col, coo.data)
+        np.maximum.at(data_max, coo.col, coo.data)
+        has_zero = nnz < n_rows
+        data_min[has_zero] = np.minimum(data_min[has_zero], 0.0)
+        data_max[has_zero] = np.maximum(data_max[has_zero], 0.0)
+        return cls(n, n_rows, mean, m2, data_min, data_max)
+
+    def merge(self, other):
+        """The moments of both row sets together."""
+        n, mean, m2 = _chan_merge(self.n, self.mean, self.m2, other.n, other.mean, other.m2)
+        return Moments(
+            n,
+            self.n_rows + other.n_rows,
+            mean,
+            m2,
+            np.minimum(self.min, other.min),
+            np.maximum(self.max, other.max),
+        )
+
+    def allreduce(self, comm=None):
+        """Merge every rank's moments; identical on every rank.
+
+        One ``Allgather`` of ``4 * n_features + 2`` doubles per rank, then the
+        same rank-ordered pairwise merge on every rank.
+        """
+        comm = comm or get_comm()
+        if comm.Get_size() == 1:
+            return self
+        packed = np.concatenate(
+            ([self.n, float(self.n_rows)], self.mean, self.m2, self.min, self.max)
+        )
+        rows = allgather_array(packed, comm)
+        d = self.mean.shape[0]
+        out = None
+        for row in rows:
+            part = Moments(
+                row[0], int(row[1]), row[2 : 2 + d], row[2 + d : 2 + 2 * d],
+                row[2 + 2 * d : 2 + 3 * d], row[2 + 3 * d :],
+            )
+            out = part if out is None else out.merge(part)
+        return out
+
+    # Derived statistics -------------------------------------------------
+
+    @property
+    def sum(self):
+        return self.mean * self.n
+
+    @property
+    def sum_squares(self):
+        return self.m2 + self.n * self.mean * self.mean
+
+    def variance(self, ddof=0):
+        denom = self.n - ddof
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.m2 / denom if denom > 0 else np.full_like(self.m2, np.nan)
+
+
+class CrossProducts:
+    """Count, column means and the (centred) cross-product matrix of the rows.
+
+    With ``centered=True``, ``C = sum_i w_i (x_i - mean)(x_i - mean)^T``; with
+    ``centered=False``, ``C = sum_i w_i x_i x_i^T`` (the raw Gram matrix).
+    """
+
+    __slots__ = ("n", "mean", "C", "centered")
+
+    def __init__(self, n, mean, C, centered):
+        self.n = float(n)
+        self.mean = mean
+        self.C = C
+        self.centered = centered
+
+    @classmethod
+    def from_rows(cls, X, sample_weight=None, centered=True):
+        n_rows, d = X.shape
+        dtype = np.float64
+        n = 0.0
+        mean = np.zeros(d, dtype=dtype)
+        C = np.zeros((d, d), dtype=dtype)
+        # bigger blocks than Moments: the Gram product is BLAS-3 and likes them
+        step = block_rows(d, target_bytes=1 << 21)
+        for start in range(0, n_rows, step):
+            block = np.asarray(X[start : start + step], dtype=dtype)
+            if sample_weight is None:
+                w = None
+                n_b = float(block.shape[0])
+                mean_b = block.mean(axis=0)
+            else:
+                w = np.asarray(sample_weight[start : start + step], dtype=dtype)
+                n_b = float(w.sum())
+                if n_b == 0:
+                    continue
+                mean_b = (w @ block) / n_b
+            if centered:
+                block = block - mean_b
+            wblock = block if w is None else block * w[:, None]
+            C_b = wblock.T @ block
+            if centered and n > 0:
+                delta = mean_b - mean
+                C_b += np.outer(delta, delta) * (n * n_b / (n + n_b))
+            C += C_b
+            n_new = n + n_b
+            mean = mean + (mean_b - mean) * (n_b / n_new)
+            n = n_new
+        return cls(n, mean, C, centered)
+
+    def allreduce(self, comm=None):
+        """Merge every rank's cross-products; identical on every rank.
+
+        One ``Allgather`` of the ``(n, mean)`` pairs (``n_features + 1``
+        doubles per rank) gives every rank the global mean in the same order;
+        each rank then shifts its centred matrix to the global mean
+        (``C_i + n_i d_i d_i^T``) and one sum-reduction of the
+        ``n_features x n_features`` matrix finishes the merge.
+        """
+        comm = comm or get_comm()
+        if comm.Get_size() == 1:
+            return self
+        pairs = allgather_array(np.concatenate(([self.n], self.mean)), comm)
+        counts, means = pairs[:, 0], pairs[:, 1:]
+        n = float(counts.sum())
+        mean = (counts @ means) / n if n > 0 else np.zeros_like(self.mean)
+        C = self.C
+        if self.centered and self.n > 0:
+            delta = self.mean - mean
+            C = C + np.outer(delta, delta) * self.n
+        C = allreduce(C, comm=comm)
+        return CrossProducts(n, mean, C, self.centered)

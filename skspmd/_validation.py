@@ -1,0 +1,175 @@
+"""Local input validation (scikit-learn's own) plus the cross-rank checks.
+
+Every rank validates its own block with sklearn's ``validate_data`` (accepting
+zero rows), then one small ``allgather`` carries each rank's outcome and shape
+metadata. From that identical list every rank derives the same verdict: the
+same exception (naming the failing ranks) or the same agreed facts (global row
+count, per-rank counts, common dtype).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+from ._comm import agree_on_errors, get_comm
+
+__all__ = ["SPMDData", "check_sample_weight", "validate_spmd_data"]
+
+
+@dataclass(frozen=True)
+class SPMDData:
+    """What the ranks agreed on about the data of one collective call."""
+
+    n_samples: int  # rows over all ranks
+    counts: np.ndarray  # rows per rank, in rank order
+    rank: int
+    dtype: np.dtype
+    sample_weight: object = None  # this rank's validated weights, when asked for
+
+    @property
+    def offset(self):
+        """Global index of this rank's first row."""
+        return int(self.counts[: self.rank].sum())
+
+    @property
+    def n_local(self):
+        return int(self.counts[self.rank])
+
+
+def check_sample_weight(sample_weight, n_samples, dtype=np.float64):
+    """Validate this rank's ``sample_weight``: 1-D, right length, finite, non-negative."""
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=dtype)
+    if np.isscalar(sample_weight):
+        return np.full(n_samples, sample_weight, dtype=dtype)
+    sample_weight = np.asarray(sample_weight)
+    if sample_weight.ndim != 1:
+        raise ValueError(
+            f"Sample weights must be 1D array or scalar, got shape {sample_weight.shape}"
+        )
+    if sample_weight.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight.shape == {sample_weight.shape}, expected ({n_samples},)!"
+        )
+    sample_weight = sample_weight.astype(dtype, copy=False)
+    if not np.all(np.isfinite(sample_weight)):
+        raise ValueError("Input sample_weight contains NaN or infinity.")
+    if np.any(sample_weight < 0):
+        raise ValueError("Negative values in data passed to `sample_weight`")
+    return sample_weight
+
+
+def _describe_y(y):
+    if y is None or (isinstance(y, str) and y == "no_validation"):
+        return None
+    y = np.asarray(y) if not hasattr(y, "shape") else y
+    return tuple(y.shape[1:]) if y.ndim > 1 else ()
+
+
+def validate_spmd_data(
+    estimator,
+    X,
+    y="no_validation",
+    *,
+    reset=True,
+    min_samples=1,
+    comm=None,
+    local_check=None,
+    sample_weight="no_validation",
+    **check_params,
+):
+    """Validate this rank's rows and agree with the other ranks.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        Passed to sklearn's ``validate_data`` (sets ``n_features_in_`` when
+        ``reset``).
+    X, y : array-like
+        This rank's rows. A rank may hold zero rows, with shape ``(0, n_features)``.
+    reset : bool
+        As in ``validate_data``.
+    min_samples : int
+        Minimum number of rows over all ranks.
+    comm : mpi4py.MPI.Comm, optional
+        Defaults to :func:`skspmd.get_comm`.
+    local_check : callable, optional
+        ``local_check(X, y)`` run on this rank inside the same agreement step
+        (e.g. negative counts); it raises to report bad input.
+    sample_weight : array-like, None or "no_validation"
+        When given (even as None), validated into ``data.sample_weight``
+        (``None`` stays ``None``).
+    **check_params
+        Passed to ``validate_data`` (``dtype``, ``accept_sparse``, ...).
+
+    Returns
+    -------
+    X, y : validated local arrays (``y`` omitted when not given)
+    data : SPMDData
+    """
+    comm = comm or get_comm()
+    check_params.setdefault("ensure_min_samples", 0)
+    no_y = isinstance(y, str) and y == "no_validation"
+    with agree_on_errors(comm) as step:
+        if no_y:
+            X = validate_data(estimator, X, reset=reset, **check_params)
+        else:
+            X, y = validate_data(estimator, X, y, reset=reset, **check_params)
+        if local_check is not None:
+            local_check(X, None if no_y else y)
+        weights = None
+        if sample_weight is not None and not (
+            isinstance(sample_weight, str) and sample_weight == "no_validation"
+        ):
+            weights = check_sample_weight(sample_weight, X.shape[0])
+        step.payload = (
+            X.shape[0],
+            X.shape[1] if X.ndim > 1 else None,
+            X.dtype.str,
+            None if no_y else _describe_y(y),
+        )
+    metas = step.gathered
+    counts = np.array([m[0] for m in metas], dtype=np.int64)
+
+    n_features = [m[1] for m in metas]
+    if len(set(n_features)) > 1:
+        ref = n_features[0]
+        bad = [r for r, nf in enumerate(n_features) if nf != ref]
+        raise ValueError(
+            "X has a different number of features on different ranks: "
+            + ", ".join(f"rank {r}: {nf}" for r, nf in enumerate(n_features))
+            + f" (ranks {', '.join(map(str, bad))} differ from rank 0)"
+        )
+    if not no_y:
+        y_shapes = [m[3] for m in metas]
+        if len(set(y_shapes)) > 1:
+            raise ValueError(
+                "y has a different shape per row on different ranks: "
+                + ", ".join(
+                    f"rank {r}: {'1-D' if s == () else f'(n, {s[0]})'}"
+                    for r, s in enumerate(y_shapes)
+                )
+            )
+    total = int(counts.sum())
+    if total < min_samples:
+        raise ValueError(
+            f"Found array with {total} sample(s) in total over {comm.Get_size()} "
+            f"rank(s) (rows per rank: {counts.tolist()}) while a minimum of "
+            f"{min_samples} is required."
+        )
+
+    dtype = np.result_type(*[np.dtype(m[2]) for m in metas])
+    if X.dtype != dtype:
+        X = X.astype(dtype)
+    data = SPMDData(
+        n_samples=total,
+        counts=counts,
+        rank=comm.Get_rank(),
+        dtype=dtype,
+        sample_weight=weights,
+    )
+    if no_y:
+        return X, data
+    return X, y, data
+

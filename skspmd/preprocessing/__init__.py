@@ -1,0 +1,5 @@
+"""Distributed preprocessing."""
+
+from ._data import SPMDStandardScaler
+
+__all__ = ["SPMDStandardScaler"]

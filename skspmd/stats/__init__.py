@@ -1,0 +1,5 @@
+"""Distributed descriptive statistics."""
+
+from ._basic_statistics import SPMDBasicStatistics
+
+__all__ = ["SPMDBasicStatistics"]
