@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 from sklearn.covariance import EmpiricalCovariance, log_likelihood
 
+from .._base import LocalRowsMixin
 from .._comm import agree_on_errors, ensure_threads, get_comm
 from .._stats import CrossProducts
 from .._validation import validate_spmd_data
@@ -24,7 +25,7 @@ def correlation_from_covariance(covariance):
     return corr
 
 
-class SPMDEmpiricalCovariance(EmpiricalCovariance):
+class SPMDEmpiricalCovariance(LocalRowsMixin, EmpiricalCovariance):
     """Maximum likelihood covariance estimator over the rows of every MPI rank.
 
     The distributed twin of :class:`sklearn.covariance.EmpiricalCovariance`.

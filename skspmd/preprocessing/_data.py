@@ -4,6 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import StandardScaler
 
+from .._base import LocalRowsMixin
 from .._comm import agree_on_errors, ensure_threads, get_comm
 from .._stats import Moments
 from .._validation import validate_spmd_data
@@ -17,7 +18,7 @@ def _constant_features(var, mean, n_samples):
     return var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
 
 
-class SPMDStandardScaler(StandardScaler):
+class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
     """Standardize features by removing the mean and scaling to unit variance, over MPI ranks.
 
     The distributed twin of :class:`sklearn.preprocessing.StandardScaler`: same
@@ -145,9 +146,11 @@ class SPMDStandardScaler(StandardScaler):
                 previous.m2 = self.var_ * n_prev
         total = previous.merge(batch)
 
-        # sklearn's types: an integer count only when nothing but counting happens
-        if sample_weight is None and not (self.with_mean or self.with_std):
-            self.n_samples_seen_ = np.int64(round(total.n))
+        # sklearn's conventions: with neither centring nor scaling it counts rows
+        # (an int64 unless weighted); otherwise the sum of weights, as a float
+        if not (self.with_mean or self.with_std):
+            seen = (0 if first_call else self.n_samples_seen_) + data.n_samples
+            self.n_samples_seen_ = np.int64(seen) if sample_weight is None else np.float64(seen)
         else:
             self.n_samples_seen_ = np.float64(total.n)
         keep_mean = (self.with_mean or self.with_std) and not (

@@ -1,0 +1,78 @@
+"""What every skspmd estimator shares: row-wise methods that accept zero rows.
+
+A rank may hold zero rows (contract point 1). scikit-learn's row-wise methods
+reject an empty array, which in a pipeline would make one rank fail while the
+others go on to the next collective ``fit`` and wait there forever. The mixin
+below makes the inherited row-wise methods return an empty result of the right
+shape and type for a ``(0, n_features)`` input instead.
+"""
+
+import functools
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["LocalRowsMixin"]
+
+ROW_WISE_METHODS = (
+    "decision_function",
+    "inverse_transform",
+    "mahalanobis",
+    "predict",
+    "predict_joint_log_proba",
+    "predict_log_proba",
+    "predict_proba",
+    "score_samples",
+    "transform",
+)
+
+
+def _one_zero_row(X):
+    """A single all-zero row shaped and typed like ``X``."""
+    if sp.issparse(X):
+        return type(X)((1, X.shape[1]), dtype=X.dtype)
+    if hasattr(X, "iloc") and hasattr(X, "columns"):  # pandas-like DataFrame
+        return X.reindex(range(1)).fillna(0).infer_objects()
+    X = np.asarray(X)
+    return np.zeros((1,) + X.shape[1:], dtype=X.dtype if X.dtype.kind in "fiub" else float)
+
+
+def _first_rows_none(out):
+    if isinstance(out, tuple):
+        return tuple(_first_rows_none(o) for o in out)
+    if hasattr(out, "iloc"):
+        return out.iloc[:0]
+    return out[:0]
+
+
+def _accept_zero_rows(method):
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        shape = getattr(X, "shape", None)
+        if shape is not None and len(shape) == 2 and shape[0] == 0:
+            return _first_rows_none(method(self, _one_zero_row(X), *args, **kwargs))
+        return method(self, X, *args, **kwargs)
+
+    wrapper._skspmd_zero_rows = True
+    return wrapper
+
+
+class LocalRowsMixin:
+    """Make the row-wise methods of an estimator accept a ``(0, n_features)`` block.
+
+    Put it first among the bases: ``class SPMDPCA(LocalRowsMixin, PCA)``.
+    Methods that are plain functions on the class (not ``available_if``
+    descriptors) among ``ROW_WISE_METHODS`` are wrapped once, at class
+    creation.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ROW_WISE_METHODS:
+            for klass in cls.__mro__:
+                if name in klass.__dict__:
+                    raw = klass.__dict__[name]
+                    if callable(raw) and not getattr(raw, "_skspmd_zero_rows", False):
+                        if isinstance(raw, type(_accept_zero_rows)):
+                            setattr(cls, name, _accept_zero_rows(raw))
+                    break
