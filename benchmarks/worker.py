@@ -1,0 +1,81 @@
+"""Time one algorithm's fit in this process (or this MPI job); rank 0 prints one JSON line.
+
+    mpiexec -n 2 python benchmarks/worker.py --algo pca_eigh --impl skspmd
+    python benchmarks/worker.py --algo pca_eigh --impl sklearn
+
+Algorithms are collected from the ``ALGOS`` dicts of ``benchmarks/algos_*.py``.
+"""
+
+import argparse
+import glob
+import importlib
+import json
+import os
+import statistics
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+
+def registry():
+    algos = {}
+    for path in sorted(glob.glob(os.path.join(HERE, "algos_*.py"))):
+        module = importlib.import_module(os.path.basename(path)[:-3])
+        algos.update(module.ALGOS)
+    return algos
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--algo", required=True)
+    parser.add_argument("--impl", choices=["skspmd", "sklearn"], required=True)
+    parser.add_argument("--n", type=int)
+    parser.add_argument("--d", type=int)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from _common import block
+
+    algo = registry()[args.algo]
+    n, d = args.n or algo.n, args.d or algo.d
+    if args.impl == "skspmd":
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+        start, stop = block(n, comm.Get_size(), comm.Get_rank())
+        X, y = algo.data(n, d, start, stop)
+        fit, barrier, ranks, rank = algo.skspmd, comm.Barrier, comm.Get_size(), comm.Get_rank()
+    else:
+        X, y = algo.data(n, d, 0, n)
+        fit, barrier, ranks, rank = algo.sklearn, None, 1, 0
+    from threadpoolctl import threadpool_info
+
+    from _common import timed
+
+    fit(X, y)  # warm-up (imports, first-touch, thread pools)
+    times = timed(lambda: fit(X, y), args.repeat, barrier)
+    if rank == 0:
+        threads = max(
+            [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+            or [1]
+        )
+        print(
+            json.dumps(
+                {
+                    "tool": args.impl,
+                    "algo": args.algo,
+                    "ranks": ranks,
+                    "threads": threads,
+                    "n": n,
+                    "d": d,
+                    "times": times,
+                    "median": statistics.median(times),
+                }
+            ),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
