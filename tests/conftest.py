@@ -65,6 +65,13 @@ def pytest_configure(config):
         "markers", "serial: run only in-process at MPI size 1, never under mpiexec"
     )
     config._skspmd_batches = {}
+    if not IN_MPI_JOB:
+        # turn SIGTERM (e.g. from `timeout`) into an exception so the child jobs
+        # are killed by the launcher's cleanup instead of being orphaned
+        def _terminate(signum, frame):
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        signal.signal(signal.SIGTERM, _terminate)
 
 
 def pytest_generate_tests(metafunc):
@@ -213,13 +220,16 @@ class Batch:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+            timed_out = False
             try:
                 proc.wait(timeout=LAUNCH_TIMEOUT)
-                timed_out = False
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
                 timed_out = True
+            finally:
+                # also on Ctrl-C or SIGTERM of this process: never leave ranks behind
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
         self.seconds += time.monotonic() - start
         with open(log, errors="replace") as f:
             output = f.read()
