@@ -93,9 +93,10 @@ def main():
                 mpirun, "-n", "2", args.daal4py_python, os.path.join(HERE, "_bench_daal4py.py"),
                 "--algo", algo.daal4py, "--n", str(n), "--d", str(d),
                 "--repeat", str(args.repeat), "--threads", "1",
-            ]
+            ] + (["--k", "10"] if algo.daal4py == "kmeans" else [])
             env = _env(1)
-            env.update(I_MPI_FABRICS=env.get("I_MPI_FABRICS", "shm"))
+            # Intel's mpirun calls mpiexec.hydra by name
+            env["PATH"] = os.path.dirname(args.daal4py_python) + os.pathsep + env["PATH"]
             res, err = _run(cmd, env, args.timeout)
             row["daal4py_2"] = res
             if err:
