@@ -73,6 +73,11 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
     array([1., 2.])
     """
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False  # NaN is rejected on every rank (see Notes)
+        return tags
+
     def fit(self, X, y=None, sample_weight=None):
         """Compute the global mean and standard deviation (collective).
 
@@ -144,6 +149,11 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
                 previous.mean = self.mean_
             if self.var_ is not None:
                 previous.m2 = self.var_ * n_prev
+        if batch.n == 0 and data.n_samples > 0:
+            raise ValueError(
+                "Sample weights must contain at least one non-zero number "
+                "(over all ranks)."
+            )
         total = previous.merge(batch)
 
         # sklearn's conventions: with neither centring nor scaling it counts rows
