@@ -51,7 +51,7 @@ class SPMDEmpiricalCovariance(LocalRowsMixin, EmpiricalCovariance):
         zero-variance features are 0 (diagonal 1). Not in sklearn.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
 
     See Also

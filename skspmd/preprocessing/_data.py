@@ -44,7 +44,7 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
         Global per-feature variance (``ddof=0``).
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
     n_samples_seen_ : int or float
         Rows seen over all ranks (sum of weights when ``sample_weight`` is given).
