@@ -1,0 +1,5 @@
+"""Distributed clustering."""
+
+from ._kmeans import SPMDKMeans
+
+__all__ = ["SPMDKMeans"]

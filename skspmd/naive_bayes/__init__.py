@@ -1,0 +1,5 @@
+"""Distributed naive Bayes."""
+
+from ._multinomial import SPMDMultinomialNB
+
+__all__ = ["SPMDMultinomialNB"]

@@ -1,0 +1,286 @@
+"""SPMDMultinomialNB: sklearn's MultinomialNB with collective ``fit`` and ``partial_fit``.
+
+The counts of multinomial naive Bayes are a sufficient statistic: per class,
+the (weighted) number of rows and the per-feature sums. Each rank counts its
+own rows with a sparse one-hot matrix of its labels times its rows, one
+``Allreduce`` adds the counts of every rank, and scikit-learn's own
+``_update_feature_log_prob`` / ``_update_class_log_prior`` finish the model
+identically on every rank.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.metrics import accuracy_score
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
+
+from .._comm import agree_on_errors, allreduce, ensure_threads, get_comm
+from .._validation import validate_spmd_data
+
+__all__ = ["SPMDMultinomialNB"]
+
+
+def _check_counts(X, _):
+    """sklearn's check on this rank's rows: no negative value."""
+    if X.shape[0]:
+        check_non_negative(X, "MultinomialNB (input X)")
+
+
+def _batch_labels(y, comm):
+    """The sorted union of every rank's labels in this batch (collective).
+
+    Each rank validates its labels as scikit-learn does (``unique_labels``:
+    classification targets only) and sends its distinct labels; the union
+    is computed identically on every rank, so a mix of label types across
+    ranks fails the same way everywhere.
+    """
+    with agree_on_errors(comm) as step:
+        step.payload = unique_labels(y) if y.shape[0] else None
+    parts = [labels for labels in step.gathered if labels is not None]
+    if not parts:
+        return np.empty(0)
+    return unique_labels(*parts)
+
+
+def _class_indices(y, classes, batch_is_binary):
+    """Row -> class index as scikit-learn's binarisation counts it (-1: not counted).
+
+    One class: every row counts for it. Two classes in a batch with at most
+    two distinct labels: rows of the second class count for it and every
+    other row for the first (``label_binarize``'s binary column). Otherwise
+    labels outside ``classes`` are not counted.
+    """
+    n_classes = len(classes)
+    if n_classes == 1:
+        return np.zeros(y.shape[0], dtype=np.intp)
+    position = {label: i for i, label in enumerate(classes.tolist())}
+    local, inverse = np.unique(y, return_inverse=True)
+    idx = np.array([position.get(label, -1) for label in local.tolist()], dtype=np.intp)
+    idx = idx[inverse.ravel()]
+    if n_classes == 2 and batch_is_binary:
+        idx = (idx == 1).astype(np.intp)
+    return idx
+
+
+def _local_counts(X, idx, weights, n_classes):
+    """``[class_count, n_nonzero_weights, feature_count.ravel()]`` of this rank's rows."""
+    n = X.shape[0]
+    counted = idx >= 0
+    data = weights if counted.all() else np.where(counted, weights, 0.0)
+    rows = idx if counted.all() else np.where(counted, idx, 0)
+    buf = np.zeros(n_classes + 1 + n_classes * X.shape[1])
+    buf[:n_classes] = np.bincount(rows, weights=data, minlength=n_classes)
+    buf[n_classes] = np.count_nonzero(weights)
+    if n:
+        onehot = sp.csc_matrix((data, rows, np.arange(n + 1)), shape=(n_classes, n))
+        counts = onehot @ X
+        buf[n_classes + 1 :] = (counts.toarray() if sp.issparse(counts) else counts).ravel()
+    return buf
+
+
+class SPMDMultinomialNB(MultinomialNB):
+    """Naive Bayes classifier for multinomial models, fitted over MPI ranks.
+
+    The distributed twin of :class:`sklearn.naive_bayes.MultinomialNB`: same
+    parameters, attributes and prediction methods; ``fit`` and
+    ``partial_fit`` are collective and count the rows of every rank.
+
+    Parameters
+    ----------
+    alpha : float or array-like of shape (n_features,), default=1.0
+        Additive (Laplace/Lidstone) smoothing parameter (0 for no smoothing,
+        with ``force_alpha=True``).
+    force_alpha : bool, default=True
+        If False and alpha is below 1e-10, alpha is set to 1e-10.
+    fit_prior : bool, default=True
+        Whether to learn class prior probabilities; if False, uniform priors.
+    class_prior : array-like of shape (n_classes,), default=None
+        Prior probabilities of the classes; not adjusted to the data if given.
+
+    Attributes
+    ----------
+    class_count_ : ndarray of shape (n_classes,)
+        Weighted number of rows of each class over all ranks.
+    class_log_prior_ : ndarray of shape (n_classes,)
+        Smoothed empirical log probability of each class.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels: the union of the labels of every rank (``fit``) or the
+        ``classes`` given to the first ``partial_fit``.
+    feature_count_ : ndarray of shape (n_classes, n_features)
+        Weighted per-class sums of each feature over all ranks.
+    feature_log_prob_ : ndarray of shape (n_classes, n_features)
+        Empirical log probability of features given a class.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Feature names, when ``X`` has string column names.
+
+    See Also
+    --------
+    sklearn.naive_bayes.MultinomialNB : The single-process estimator.
+
+    Notes
+    -----
+    Distributed semantics: a rank may see only some of the classes, or no
+    rows at all. ``fit`` makes three small collectives: the input agreement
+    of :func:`skspmd._validation.validate_spmd_data`, an ``allgather`` of each
+    rank's distinct labels (their union is ``classes_``) and one
+    ``Allreduce`` of the ``n_classes * (n_features + 1) + 1`` counts, which
+    each rank computes as a sparse one-hot matrix of its labels times its
+    rows (dense or CSR). ``partial_fit`` does the same for each collective
+    batch; its label exchange only decides how labels outside ``classes``
+    are counted, exactly as scikit-learn's binarisation does for the whole
+    batch. ``predict``, ``predict_proba`` and ``predict_log_proba`` are
+    local (a rank with zero rows gets empty results); ``score`` is the
+    global accuracy, the same on every rank. Negative sample weights are
+    rejected on every rank (scikit-learn accepts them and produces NaN
+    probabilities).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skspmd.naive_bayes import SPMDMultinomialNB
+    >>> rng = np.random.RandomState(1)
+    >>> X = rng.randint(5, size=(6, 100))
+    >>> y = np.array([1, 2, 3, 4, 5, 6])
+    >>> clf = SPMDMultinomialNB().fit(X, y)
+    >>> print(clf.predict(X[2:3]))
+    [3]
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the classifier on every rank's rows (collective).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            This rank's rows (non-negative counts); may have zero rows.
+        y : array-like of shape (n_samples,)
+            This rank's labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of this rank's rows.
+
+        Returns
+        -------
+        self : object
+            Fitted classifier, identical on every rank.
+        """
+        self._validate_params()
+        comm = get_comm()
+        ensure_threads(comm)
+        X, y, data = self._validate_batch(X, y, sample_weight, True, comm)
+        classes = _batch_labels(y, comm)
+        self.classes_ = classes
+        self._init_counters(len(classes), X.shape[1])
+        self._add_counts(X, y, data, len(classes) <= 2, comm)
+        return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Update the classifier with one collective batch of rows.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            This rank's rows of the batch (non-negative counts); may have
+            zero rows.
+        y : array-like of shape (n_samples,)
+            This rank's labels of the batch.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that can appear; required on the first call (the
+            same on every rank), optional afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of this rank's rows.
+
+        Returns
+        -------
+        self : object
+            Updated classifier, identical on every rank.
+        """
+        self._validate_params()
+        comm = get_comm()
+        ensure_threads(comm)
+        first_call = not hasattr(self, "classes_")
+        X, y, data = self._validate_batch(X, y, sample_weight, first_call, comm)
+        if first_call and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if classes is not None:
+            classes = unique_labels(classes)
+            if not first_call and not np.array_equal(self.classes_, classes):
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on last call "
+                    f"to partial_fit, was: {self.classes_!r}"
+                )
+        batch = _batch_labels(y, comm)
+        if first_call:
+            self.classes_ = classes
+            self._init_counters(len(classes), X.shape[1])
+        self._add_counts(X, y, data, len(batch) <= 2, comm)
+        return self
+
+    def _validate_batch(self, X, y, sample_weight, reset, comm):
+        return validate_spmd_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            accept_sparse="csr",
+            local_check=_check_counts,
+            sample_weight=sample_weight,
+            comm=comm,
+        )
+
+    def _add_counts(self, X, y, data, batch_is_binary, comm):
+        """Count this rank's rows, add every rank's counts, update the model."""
+        n_classes, n_features = self.feature_count_.shape
+        with agree_on_errors(comm):
+            weights = data.sample_weight
+            if weights is None:
+                weights = np.ones(X.shape[0])
+            idx = _class_indices(y, self.classes_, batch_is_binary)
+            local = _local_counts(X, idx, weights, n_classes)
+        total = allreduce(local, comm=comm)
+        if total[n_classes] == 0:
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        self.class_count_ += total[:n_classes]
+        self.feature_count_ += total[n_classes + 1 :].reshape(n_classes, n_features)
+        alpha = self._check_alpha()
+        self._update_feature_log_prob(alpha)
+        self._update_class_log_prior(class_prior=self.class_prior)
+
+    def _check_X(self, X):
+        # local prediction accepts a rank with zero rows
+        return validate_data(
+            self, X, accept_sparse="csr", reset=False, ensure_min_samples=0
+        )
+
+    def score(self, X, y, sample_weight=None):
+        """Global mean accuracy on every rank's rows (collective).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            This rank's test rows; may have zero rows.
+        y : array-like of shape (n_samples,)
+            This rank's true labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of this rank's rows.
+
+        Returns
+        -------
+        score : float
+            Accuracy over the rows of every rank (weighted when
+            ``sample_weight`` is given); the same value on every rank.
+        """
+        check_is_fitted(self)
+        comm = get_comm()
+        with agree_on_errors(comm):
+            local = np.zeros(2)
+            predicted = self.predict(X)
+            if len(predicted) or len(y):
+                local[0] = accuracy_score(
+                    y, predicted, normalize=False, sample_weight=sample_weight
+                )
+                local[1] = len(y) if sample_weight is None else np.sum(sample_weight)
+        correct, total = allreduce(local, comm=comm)
+        return float(correct / total)
