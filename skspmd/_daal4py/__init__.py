@@ -1,0 +1,1 @@
+"""Private implementation of :mod:`skspmd.daal4py` (re-exported there)."""
