@@ -3,12 +3,17 @@
 Every rank runs the same script on its own rows; ``fit`` is collective and
 leaves the same model on every rank; ``predict``/``transform`` are local;
 ``score`` is global. On one process every estimator behaves like its
-scikit-learn twin.
+scikit-learn twin. ``skspmd.daal4py`` offers the same algorithms behind
+daal4py's SPMD function interface.
 """
 
-from . import io
+from . import io, linalg, model_selection, pipeline
 from ._comm import SPMDError, comm_context, get_comm, set_num_threads
+from .cluster import SPMDKMeans
 from .covariance import SPMDEmpiricalCovariance
+from .decomposition import SPMDPCA, SPMDTruncatedSVD
+from .linear_model import SPMDLinearRegression, SPMDRidge
+from .naive_bayes import SPMDMultinomialNB
 from .preprocessing import SPMDStandardScaler
 from .stats import SPMDBasicStatistics
 
@@ -18,9 +23,18 @@ __all__ = [
     "SPMDBasicStatistics",
     "SPMDEmpiricalCovariance",
     "SPMDError",
+    "SPMDKMeans",
+    "SPMDLinearRegression",
+    "SPMDMultinomialNB",
+    "SPMDPCA",
+    "SPMDRidge",
     "SPMDStandardScaler",
+    "SPMDTruncatedSVD",
     "comm_context",
     "get_comm",
     "io",
+    "linalg",
+    "model_selection",
+    "pipeline",
     "set_num_threads",
 ]

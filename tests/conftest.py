@@ -55,7 +55,10 @@ def clean_env(**extra):
         for k, v in os.environ.items()
         if not k.startswith(("PMI_", "PMIX_", "HYDRA_", "OMPI_", "MPI_LOCAL", "PYTEST_"))
     }
-    env.setdefault("SKSPMD_NUM_THREADS", "1")
+    # 2-3 ranks share the cores: one BLAS/OpenMP thread each, also for the
+    # sklearn reference fits the tests run on every rank
+    for var in ("SKSPMD_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
     env.update(extra)
     return env
 
