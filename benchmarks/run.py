@@ -15,7 +15,6 @@ skspmd) and daal4py time / skspmd time.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 

@@ -3,7 +3,6 @@
     mpiexec -n 2 python examples/grid_search.py
 """
 
-import numpy as np
 from sklearn.datasets import load_diabetes
 
 import skspmd

@@ -229,7 +229,9 @@ def _tsqr_r(X, counts, comm, shift=None):
     ``R`` has ``min(sum_i min(n_i, d), d)`` rows; its singular values are those
     of ``X - shift``.
     """
-    return _merge_r(_local_r(X, shift), counts, comm)[0]
+    with agree_on_errors(comm):
+        R_local = _local_r(X, shift)
+    return _merge_r(R_local, counts, comm)[0]
 
 
 # ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 import scipy.sparse as sp
-from helpers import SPLITS, WORLD, assert_replicated, assert_same_fit, gather_rows, local
+from helpers import SPLITS, WORLD, assert_replicated, gather_rows, local
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA, TruncatedSVD
 

@@ -1,6 +1,5 @@
 """A model fitted under mpiexec -n 2 and saved by rank 0 loads and predicts in plain python."""
 
-import os
 import subprocess
 import sys
 import textwrap

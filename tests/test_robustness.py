@@ -130,6 +130,6 @@ def test_bad_input_raises_on_every_rank(Est, case):
     with pytest.raises(expected, match=pattern) as err:
         fit()
     if SIZE > 1 and case not in ("all_empty",):
-        assert f"rank {BAD}" in str(err.value) or f"ranks" in str(err.value)
+        assert f"rank {BAD}" in str(err.value) or "ranks" in str(err.value)
     # every rank raised the same type and is still in step
     assert WORLD.allgather(type(err.value).__name__) == [type(err.value).__name__] * SIZE

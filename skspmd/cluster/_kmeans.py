@@ -774,7 +774,7 @@ class SPMDKMeans(KMeans):
             sample_weight=sample_weight,
             comm=comm,
         )
-        n_samples, n_features = data.n_samples, X.shape[1]
+        n_samples = data.n_samples
         if n_samples < self.n_clusters:
             raise ValueError(
                 f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."

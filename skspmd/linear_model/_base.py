@@ -7,7 +7,8 @@ Shared pieces (used by :mod:`._ridge` too):
   cache-sized block at a time so the whole centred copy never exists;
 - :func:`_weighted_mean`, the global weighted column means (one ``Allgather``
   of ``n_columns + 1`` doubles per rank);
-- :func:`_tsqr_r`, the replicated R factor of a row-distributed tall matrix;
+- ``skspmd.linalg._tsqr_r``, the replicated R factor of a row-distributed
+  tall matrix (shared with QR, SVD and PCA);
 - :class:`_GlobalR2Mixin`, the collective ``score`` (global coefficient of
   determination).
 
@@ -29,7 +30,6 @@ from scipy import optimize
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from .._base import LocalRowsMixin
 from .._comm import (
@@ -41,14 +41,10 @@ from .._comm import (
 )
 from .._stats import Moments, block_rows
 from .._validation import validate_spmd_data
+from ..linalg import _tsqr_r
 
 __all__ = ["SPMDLinearRegression"]
 
-# Rows per TSQR block: a (1024 x ~100) float64 block (~0.8 MB) stays in L2
-# while LAPACK's dtpqrt folds it into the running R; measured 3-8x faster
-# than one dgeqrf over the whole shard.
-_TSQR_BLOCK_ROWS = 1024
-_TSQR_PANEL = 32
 
 
 # ---------------------------------------------------------------------------
@@ -123,58 +119,6 @@ def _weighted_mean(A, sample_weight=None, comm=None):
     weight = float(total[0])
     mean = total[1:] / weight if weight > 0 else np.zeros(d)
     return weight, mean
-
-
-# ---------------------------------------------------------------------------
-# TSQR: the replicated R factor
-# ---------------------------------------------------------------------------
-
-
-def _local_r(A):
-    """R factor (``d x d``, upper triangular, any signs) of this rank's rows of ``A``.
-
-    Sequential TSQR: the running R is folded with each cache-sized block by
-    LAPACK's triangular-pentagonal QR (``dtpqrt``), which works on
-    ``[R; block]`` without touching the zeros below R. Zero rows give R = 0.
-    The loop of small LAPACK calls runs on one BLAS thread: several threads
-    on calls this small only contend (see PERFORMANCE.md).
-    """
-    n, d = A.shape
-    R = np.zeros((d, d), dtype=np.float64, order="F")
-    if d == 0 or n == 0:
-        return R
-    tpqrt = scipy.linalg.lapack.dtpqrt
-    panel = min(_TSQR_PANEL, d)
-    with threadpool_limits(limits=1, user_api="blas"):
-        for start in range(0, n, _TSQR_BLOCK_ROWS):
-            block = np.asfortranarray(A[start : start + _TSQR_BLOCK_ROWS], dtype=np.float64)
-            R, _, _, info = tpqrt(0, panel, R, block, overwrite_a=1, overwrite_b=1)
-            if info != 0:  # pragma: no cover - only on illegal arguments
-                raise np.linalg.LinAlgError(f"LAPACK dtpqrt failed with info={info}")
-    return np.triu(R)
-
-
-def _tsqr_r(A_local, counts, comm):
-    """Replicated R factor of the row-distributed tall matrix ``A`` (TSQR).
-
-    ``A_local`` is this rank's rows (an ndarray or a :class:`_RowBlocks`
-    view); it may have zero rows. ``counts`` (rows per rank) is unused here
-    but kept so that the signature is ``skspmd.linalg._tsqr_r``'s. Local
-    blocked QR, one ``Allgather`` of the ``d x d`` local R's, then the QR of
-    the stacked R's in rank order on every rank. Signs are fixed so that the
-    diagonal is non-negative. Returns R of shape ``(d, d)``.
-    """
-    # TODO: use skspmd.linalg once it lands: replace this function by
-    # ``from ..linalg import _tsqr_r`` (same signature; R may then have
-    # fewer than d rows, which _centered_r pads).
-    d = A_local.shape[1]
-    with agree_on_errors(comm):
-        R_local = _local_r(A_local)
-    stacked = allgather_array(R_local, comm).reshape(-1, d)
-    R = scipy.linalg.qr(stacked, mode="r", check_finite=False)[0][:d]
-    R = np.triu(R)
-    signs = np.where(np.diag(R) < 0, -1.0, 1.0)
-    return R * signs[:, None]
 
 
 # ---------------------------------------------------------------------------
