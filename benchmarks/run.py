@@ -22,6 +22,36 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 
+# Useful floating-point operations of the BLAS-bound fits (n rows, d features):
+# the Gram matrix X^T X costs n d^2, a Householder/TSQR QR about 2 n d^2.
+FLOPS = {
+    "covariance": lambda n, d: n * d * d,
+    "pca_eigh": lambda n, d: n * d * d,
+    "ridge": lambda n, d: n * (d + 1) ** 2,
+    "qr": lambda n, d: 2 * n * d * d,
+    "svd": lambda n, d: 2 * n * d * d,
+    "pca_full": lambda n, d: 2 * n * d * d,
+    "linear_regression": lambda n, d: 2 * n * (d + 1) ** 2,
+    "ridge_svd": lambda n, d: 2 * n * (d + 1) ** 2,
+}
+
+GEMM_PROBE = """
+import time, numpy as np
+a = np.random.default_rng(0).standard_normal((2000, 2000)); b = a.copy()
+a @ b
+best = min((lambda t: (a @ b, time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(5))
+print(2 * 2000**3 / best / 1e9)
+"""
+
+
+def measure_gemm_gflops():
+    """dgemm GFLOP/s of one core (1 BLAS thread), best of 5 2000x2000 products."""
+    out = subprocess.run(
+        [sys.executable, "-c", GEMM_PROBE], env=_env(1), capture_output=True, text=True
+    )
+    return float(out.stdout.strip()) if out.returncode == 0 else None
+
+
 def _env(threads):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "HYDRA_"))}
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -54,7 +84,11 @@ def main():
     parser.add_argument("--daal4py-python", help="python of an environment with daal4py")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument("--markdown", help="also write the table to this file")
+    parser.add_argument("--plot", help="also write a strong-scaling plot (PNG) to this file")
     args = parser.parse_args()
+    gemm = measure_gemm_gflops()
+    print(f"dgemm, 1 core, 1 thread: {gemm:.1f} GFLOP/s" if gemm else "dgemm probe failed")
 
     mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
     worker = os.path.join(HERE, "worker.py")
@@ -100,11 +134,53 @@ def main():
             row["daal4py_2"] = res
             if err:
                 print(f"{name}: daal4py failed: {err}", file=sys.stderr)
+        row["gemm_gflops"] = gemm
         results.append(row)
         print_table([row], header=(name == args.algo[0]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
+    if args.markdown:
+        import contextlib
+        import io
+
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            print_table(results)
+        with open(args.markdown, "w") as f:
+            f.write(buf.getvalue())
+    if args.plot:
+        plot(results, args.plot)
+
+
+def plot(results, path):
+    """Strong scaling: speed-up over sklearn with 1 thread, at 1 and 2 ranks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results if _t(r.get("sklearn_1t")) and _t(r.get("skspmd_1"))]
+    if not rows:
+        return
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(rows)), 4))
+    width = 0.2
+    for i, (key, label) in enumerate(
+        [("skspmd_1", "skspmd 1 rank"), ("skspmd_2", "skspmd 2 ranks"),
+         ("sklearn_2t", "sklearn 2 threads"), ("daal4py_2", "daal4py 2 ranks")]
+    ):
+        vals = [
+            (_t(r["sklearn_1t"]) / _t(r.get(key))) if _t(r.get(key)) else 0 for r in rows
+        ]
+        ax.bar([j + (i - 1.5) * width for j in range(len(rows))], vals, width, label=label)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([r["algo"] for r in rows], rotation=30, ha="right")
+    ax.set_ylabel("speed-up over sklearn, 1 thread")
+    ax.set_title("fit time, 2-core machine (higher is better)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def _t(res):
@@ -124,9 +200,9 @@ def print_table(rows, header=True):
         print(
             "| fit | n x d | skspmd 1 rank | skspmd 2 ranks | sklearn 1 thr | sklearn 2 thr"
             " | daal4py 2 ranks | sklearn 1thr / skspmd 2 | sklearn 2thr / skspmd 2"
-            " | daal4py / skspmd 2 |"
+            " | daal4py / skspmd 2 | comm share (2 ranks) | % of dgemm peak (2 ranks) |"
         )
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         s1, s2 = _t(row.get("skspmd_1")), _t(row.get("skspmd_2"))
         k1, k2 = _t(row.get("sklearn_1t")), _t(row.get("sklearn_2t"))
@@ -135,9 +211,25 @@ def print_table(rows, header=True):
         shape = f"{any_res['n']:,} x {any_res['d']}" if any_res else "-"
         print(
             f"| {row['algo']} | {shape} | {_fmt(s1)} | {_fmt(s2)} | {_fmt(k1)} | {_fmt(k2)}"
-            f" | {_fmt(dd)} | {_ratio(k1, s2)} | {_ratio(k2, s2)} | {_ratio(dd, s2)} |",
+            f" | {_fmt(dd)} | {_ratio(k1, s2)} | {_ratio(k2, s2)} | {_ratio(dd, s2)}"
+            f" | {_comm_share(row.get('skspmd_2'))} | {_peak_fraction(row, s2)} |",
             flush=True,
         )
+
+
+def _comm_share(res):
+    if not res or res.get("comm_median") is None:
+        return "-"
+    return f"{100 * res['comm_median'] / res['median']:.0f}%"
+
+
+def _peak_fraction(row, seconds):
+    res, gemm = row.get("skspmd_2"), row.get("gemm_gflops")
+    flops = FLOPS.get(row["algo"])
+    if not (res and gemm and flops and seconds):
+        return "-"
+    achieved = flops(res["n"], res["d"]) / seconds / 1e9
+    return f"{100 * achieved / (2 * gemm):.0f}%"
 
 
 if __name__ == "__main__":

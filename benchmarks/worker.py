@@ -54,7 +54,20 @@ def main():
     from _common import timed
 
     fit(X, y)  # warm-up (imports, first-touch, thread pools)
-    times = timed(lambda: fit(X, y), args.repeat, barrier)
+    comm_seconds = []
+    if args.impl == "skspmd":
+        from skspmd._comm import COMM_STATS
+
+        def fit_measuring_comm():
+            before = COMM_STATS["seconds"]
+            fit(X, y)
+            comm_seconds.append(COMM_STATS["seconds"] - before)
+
+        times = timed(fit_measuring_comm, args.repeat, barrier)
+        # the slowest rank's share: communication including waiting for others
+        comm_seconds = [comm.allreduce(c, op=MPI.MAX) for c in comm_seconds]
+    else:
+        times = timed(lambda: fit(X, y), args.repeat, barrier)
     if rank == 0:
         threads = max(
             [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
@@ -71,6 +84,7 @@ def main():
                     "d": d,
                     "times": times,
                     "median": statistics.median(times),
+                    "comm_median": statistics.median(comm_seconds) if comm_seconds else None,
                 }
             ),
             flush=True,

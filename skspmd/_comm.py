@@ -7,8 +7,10 @@ helper short-circuits, so a plain ``python script.py`` never pays for MPI.
 """
 
 import contextlib
+import functools
 import importlib
 import os
+import time
 
 import numpy as np
 from mpi4py import MPI
@@ -27,6 +29,24 @@ __all__ = [
 ]
 
 _COMM_STACK = []
+
+# Seconds spent inside skspmd's collectives in this process (including waiting
+# for slower ranks), and their number: read by the benchmarks to split a fit's
+# time into local compute and communication.
+COMM_STATS = {"seconds": 0.0, "calls": 0}
+
+
+def _timed(collective):
+    @functools.wraps(collective)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return collective(*args, **kwargs)
+        finally:
+            COMM_STATS["seconds"] += time.perf_counter() - start
+            COMM_STATS["calls"] += 1
+
+    return wrapper
 
 
 def get_comm():
@@ -73,6 +93,7 @@ def comm_context(comm):
 # ---------------------------------------------------------------------------
 
 
+@_timed
 def allreduce(array, op=MPI.SUM, comm=None):
     """Reduce ``array`` over the ranks; the result is bitwise identical everywhere.
 
@@ -90,6 +111,7 @@ def allreduce(array, op=MPI.SUM, comm=None):
     return out
 
 
+@_timed
 def allgather_array(array, comm=None):
     """Gather one same-shaped array per rank; returns shape ``(size, *array.shape)``."""
     comm = comm or get_comm()
@@ -101,6 +123,7 @@ def allgather_array(array, comm=None):
     return out
 
 
+@_timed
 def bcast_array(array, root=0, comm=None):
     """Broadcast ``array`` from ``root``; other ranks pass an array of the same shape and dtype."""
     comm = comm or get_comm()
@@ -110,6 +133,7 @@ def bcast_array(array, root=0, comm=None):
     return array
 
 
+@_timed
 def allgather_object(obj, comm=None):
     """Pickle-based allgather for tiny metadata."""
     comm = comm or get_comm()
@@ -185,7 +209,7 @@ class agree_on_errors:
         if exc is not None:
             cls = type(exc)
             local = (cls.__module__, cls.__qualname__, str(exc) or cls.__name__)
-        reports = self.comm.allgather((local, self.payload if exc is None else None))
+        reports = _timed(self.comm.allgather)((local, self.payload if exc is None else None))
         failures = [(rank, err) for rank, (err, _) in enumerate(reports) if err is not None]
         if not failures:
             self.gathered = [payload for _, payload in reports]
