@@ -17,8 +17,8 @@ How (TSQR, "tall-skinny QR"):
   Householder all the way, so ``R`` is backward stable whatever the
   condition number: singular values computed from it are accurate down to
   ``eps * s_max``.
-- ``Q`` too: CholeskyQR2 (Gram matrix, Cholesky factor, triangular solve,
-  twice; all BLAS-3; one reduction of a ``d x d`` matrix per pass) while the
+- ``Q`` too: CholeskyQR2 (Gram matrix, Cholesky factor, product with the
+  inverse triangle, twice; all BLAS-3; one reduction of a ``d x d`` matrix per pass) while the
   Gram matrix shows a condition number below ``1e6``, which keeps
   ``Q^T Q = I`` to round-off. Beyond that, or for a rank-deficient matrix,
   every rank falls back to Householder TSQR with ``Q``: a local QR, the
@@ -284,21 +284,27 @@ def _cholesky_upper(G):
     return R
 
 
-def _cholesky_qr2(X, comm):
-    """``(Q_local, R)`` by CholeskyQR2, or None (on every rank) if X is too ill-conditioned."""
-    R1 = _cholesky_upper(allreduce(_gram(X), comm=comm))
-    ok = R1 is not None
+def _cholesky_qr(X, comm, passes=2):
+    """``(Q_local, R)`` by CholeskyQR2, or None (on every rank) if X is too ill-conditioned.
+
+    ``passes=1`` stops after the first pass: ``Q`` then spans the columns of
+    X exactly but is orthonormal only to about ``eps * cond(X)**2``, enough to
+    normalise power iterations.
+    """
+    R = _cholesky_upper(allreduce(_gram(X), comm=comm))
+    ok = R is not None
     if ok:
-        sv = sla.svdvals(R1, check_finite=False)
+        sv = sla.svdvals(R, check_finite=False)
         ok = sv[-1] > 0 and sv[0] / sv[-1] < _CHOLQR_MAX_COND
     if not _all_agree(ok, comm):
         return None
-    Q = _solve_upper_right(X, R1, np.empty_like(X))
-    R2 = _cholesky_upper(allreduce(_gram(Q), comm=comm))
-    if not _all_agree(R2 is not None, comm):
-        return None
-    _solve_upper_right(Q, R2, Q)
-    R = np.triu(R2 @ R1)
+    Q = _solve_upper_right(X, R, np.empty_like(X))
+    if passes == 2:
+        R2 = _cholesky_upper(allreduce(_gram(Q), comm=comm))
+        if not _all_agree(R2 is not None, comm):
+            return None
+        _solve_upper_right(Q, R2, Q)
+        R = np.triu(R2 @ R)
     (R,) = _replicate([R], comm)
     return Q, R
 
@@ -314,9 +320,9 @@ def _householder_qr(X, counts, comm):
     return np.ascontiguousarray(Q_local @ Q_block), R
 
 
-def _qr(X, counts, comm):
+def _qr(X, counts, comm, passes=2):
     """Distributed ``(Q_local, R)`` of a float64 C-ordered X with ``sum(counts) >= d``."""
-    result = _cholesky_qr2(X, comm)
+    result = _cholesky_qr(X, comm, passes)
     if result is None:
         result = _householder_qr(X, counts, comm)
     return result
@@ -456,7 +462,7 @@ def svd(X_local, *, compute_u=True, comm=None):
     Notes
     -----
     Distributed semantics: one distributed QR (see :func:`qr`), then the SVD
-    of the small ``R`` on rank 0, broadcast (``2 d^2 + d`` doubles); ``U`` is
+    of the small ``R``, broadcast from rank 0 (``2 d^2 + d`` doubles); ``U`` is
     this rank's ``Q`` times the left singular vectors of ``R``, computed
     locally.
 
@@ -540,8 +546,9 @@ def _randomized_svd(
     same ``random_state`` gives sklearn's answer up to round-off. Products
     with the row-distributed side are local plus one reduction of a ``d x l``
     matrix; the replicated side is normalised as sklearn does (LU or QR);
-    the distributed side is normalised by a distributed QR, which spans the
-    same subspace as sklearn's LU. When ``l = n_components + n_oversamples``
+    the distributed side by one CholeskyQR pass (Householder TSQR when
+    ill-conditioned), which spans the same subspace as sklearn's LU, and the
+    final basis by CholeskyQR2. When ``l = n_components + n_oversamples``
     reaches ``min(n, d)`` the sketch spans the whole range and the exact
     (TSQR) answer is returned, as sklearn's is up to round-off.
 
@@ -571,7 +578,7 @@ def _randomized_svd(
             rep_norm = lambda A: sla.lu(A, permute_l=True, check_finite=False)[0]  # noqa: E731
         else:
             rep_norm = lambda A: sla.qr(A, mode="economic", check_finite=False)[0]  # noqa: E731
-        dist_norm = lambda A: _qr(A, counts, comm)[0]  # noqa: E731
+        dist_norm = lambda A: _qr(A, counts, comm, passes=1)[0]  # noqa: E731
 
     if not transpose:
         # range of X (n x d): sketch Q (d x l) replicated, X @ Q distributed

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from helpers import SPLITS, WORLD, assert_replicated, gather_rows, local
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA, TruncatedSVD
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skspmd.decomposition import SPMDPCA, SPMDTruncatedSVD
 
@@ -49,7 +50,9 @@ def _compare(ours, ref, rtol, n_compare=None):
         rtol=rtol,
         atol=rtol * ref.singular_values_.max(),
     )
-    np.testing.assert_allclose(ours.noise_variance_, ref.noise_variance_, rtol=1e-6, atol=rtol * scale)
+    np.testing.assert_allclose(
+        ours.noise_variance_, ref.noise_variance_, rtol=1e-6, atol=rtol * scale
+    )
     np.testing.assert_allclose(ours.components_[:k], ref.components_[:k], atol=100 * rtol)
     assert ours.components_.shape == ref.components_.shape
     assert ours.n_samples_ == ref.n_samples_ and ours.n_features_in_ == ref.n_features_in_
@@ -93,7 +96,9 @@ def test_pca_digits_choice_of_components(split, n_components):
     ref = PCA(n_components=n_components, svd_solver="full").fit(X_DIGITS)
     ours = SPMDPCA(n_components=n_components, svd_solver="full").fit(local(split, X_DIGITS))
     assert ours.n_components_ == ref.n_components_
-    np.testing.assert_allclose(ours.explained_variance_, ref.explained_variance_, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        ours.explained_variance_, ref.explained_variance_, rtol=1e-9, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("split", SPLITS)
@@ -320,3 +325,16 @@ def test_truncated_svd_nan_on_one_rank():
         X[1, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         SPMDTruncatedSVD(2).fit(X)
+
+
+@pytest.mark.serial
+@parametrize_with_checks(
+    [
+        SPMDPCA(),
+        SPMDPCA(svd_solver="randomized", n_components=2, random_state=0),
+        SPMDTruncatedSVD(random_state=0),
+        SPMDTruncatedSVD(algorithm="arpack", n_components=1),
+    ]
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

@@ -184,3 +184,59 @@ def test_spmd_pipeline_equals_sklearn_pipeline(split):
     ours[0].set_output(transform="pandas")
     out = ours[0].transform(local(split, X))
     assert isinstance(out, pd.DataFrame)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_scaler_pca_kmeans_pipeline_equals_sklearn(split):
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.datasets import load_digits
+
+    from skspmd import SPMDKMeans, SPMDPCA
+
+    X = load_digits().data[:600]
+    ours = make_pipeline(
+        SPMDStandardScaler(), SPMDPCA(10, svd_solver="full"), SPMDKMeans(8, random_state=0)
+    )
+    ours.fit(local(split, X))
+    ref = make_pipeline(
+        StandardScaler(), PCA(10, svd_solver="full"), KMeans(8, random_state=0)
+    ).fit(X)
+    np.testing.assert_allclose(
+        np.abs(ours[1].components_), np.abs(ref[1].components_), rtol=1e-7, atol=1e-9
+    )
+    np.testing.assert_allclose(ours[-1].inertia_, ref[-1].inertia_, rtol=1e-7)
+    np.testing.assert_array_equal(ours.predict(local(split, X)), local(split, ref.predict(X)))
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_scaler_ridge_pipeline_equals_sklearn(split):
+    from skspmd import SPMDRidge
+
+    ours = make_pipeline(SPMDStandardScaler(), SPMDRidge(alpha=3.0))
+    ours.fit(*local(split, X_DIAB, Y_DIAB))
+    ref = make_pipeline(StandardScaler(), Ridge(alpha=3.0)).fit(X_DIAB, Y_DIAB)
+    np.testing.assert_allclose(ours[-1].coef_, ref[-1].coef_, rtol=1e-9)
+    np.testing.assert_allclose(ours[-1].intercept_, ref[-1].intercept_, rtol=1e-9)
+    X_local, y_local = local(split, X_DIAB, Y_DIAB)
+    np.testing.assert_allclose(ours.score(X_local, y_local), ref.score(X_DIAB, Y_DIAB), rtol=1e-10)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_grid_search_ridge_pipeline_equals_sklearn(split):
+    from skspmd import SPMDRidge
+
+    folds = _predefined(X_DIAB.shape[0], 4)
+    grid = {"spmdridge__alpha": [0.1, 1.0, 10.0]}
+    ours = GridSearchCV(
+        make_pipeline(SPMDStandardScaler(), SPMDRidge()), grid, scoring="r2",
+        cv=skms.PredefinedSplit(local(split, folds)),
+    ).fit(*local(split, X_DIAB, Y_DIAB))
+    ref = skms.GridSearchCV(
+        make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": [0.1, 1.0, 10.0]},
+        scoring="r2", cv=skms.PredefinedSplit(folds),
+    ).fit(X_DIAB, Y_DIAB)
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"], rtol=1e-10
+    )
+    assert ours.best_index_ == ref.best_index_

@@ -126,6 +126,12 @@ def test_bad_input_raises_on_every_rank(Est, case):
     if expected is None:
         fit()
         assert est.n_features_in_ == FEATURES
+        # row-wise methods are local and accept this rank's zero rows
+        for method in ("predict", "transform", "predict_proba", "score_samples",
+                       "decision_function", "inverse_transform"):
+            if hasattr(est, method) and method != "inverse_transform":
+                out = getattr(est, method)(X)
+                assert out.shape[0] == X.shape[0], method
         return
     with pytest.raises(expected, match=pattern) as err:
         fit()

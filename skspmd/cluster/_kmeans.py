@@ -29,6 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._base import LocalRowsMixin
 from .._comm import (
     agree_on_errors,
     allgather_array,
@@ -611,7 +612,7 @@ def _shared_random_state(random_state, comm):
     return rs
 
 
-class SPMDKMeans(KMeans):
+class SPMDKMeans(LocalRowsMixin, KMeans):
     """K-Means clustering over the rows of every MPI rank.
 
     The distributed twin of :class:`sklearn.cluster.KMeans`: same parameters,

@@ -8,6 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.extmath import fast_logdet, svd_flip
 from sklearn.utils.validation import check_is_fitted
 
+from .._base import LocalRowsMixin
 from .._comm import agree_on_errors, allgather_array, allreduce, ensure_threads, get_comm
 from .._stats import CrossProducts
 from .._validation import validate_spmd_data
@@ -56,7 +57,7 @@ def _minka_rank(spectrum, n_samples):
     return int(np.argmax(ll))
 
 
-class SPMDPCA(PCA):
+class SPMDPCA(LocalRowsMixin, PCA):
     """Principal component analysis over the rows of every MPI rank.
 
     The distributed twin of :class:`sklearn.decomposition.PCA`: the same
@@ -94,24 +95,24 @@ class SPMDPCA(PCA):
         Extra random vectors of the ``'randomized'`` solver.
     power_iteration_normalizer : {'auto', 'QR', 'LU', 'none'}, default='auto'
         Normalisation of the power iterations of the ``'randomized'`` solver.
-        The row-distributed iterates are always normalised by a distributed
-        QR when this is ``'QR'`` or ``'LU'`` (a distributed pivoted LU has no
-        cheap equivalent; both span the same subspace); the replicated
-        iterates use the method named.
+        The row-distributed iterates are normalised by a distributed
+        CholeskyQR pass when this is ``'QR'`` or ``'LU'`` (a distributed
+        pivoted LU has no cheap equivalent; both span the same subspace);
+        the replicated iterates use the method named.
     random_state : int, RandomState instance or None, default=None
         Seeds the ``'randomized'`` test matrix and the ARPACK start vector.
         Drawn on rank 0 and broadcast, so ``None`` is safe.
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_components_, n_features)
+    components_ : ndarray of shape (`n_components_`, n_features)
         Principal axes, with sklearn's sign convention (largest-magnitude
         entry of each row positive).
-    explained_variance_ : ndarray of shape (n_components_,)
+    explained_variance_ : ndarray of shape (`n_components_`,)
         Variance explained by each component (``ddof=1``).
-    explained_variance_ratio_ : ndarray of shape (n_components_,)
+    explained_variance_ratio_ : ndarray of shape (`n_components_`,)
         Fraction of the total variance explained by each component.
-    singular_values_ : ndarray of shape (n_components_,)
+    singular_values_ : ndarray of shape (`n_components_`,)
         Singular values of the global centred data.
     mean_ : ndarray of shape (n_features,)
         Global per-feature mean.
@@ -145,7 +146,10 @@ class SPMDPCA(PCA):
     per rank; ``'randomized'`` about ``2 * iterated_power + 3`` reductions of a
     ``n_features x (n_components + n_oversamples)`` matrix plus small
     Gram reductions. The eigen/singular decomposition of the small merged
-    matrix runs on rank 0 and is broadcast. Sparse input is not supported
+    matrix is broadcast from rank 0, so the model is bitwise identical on
+    every rank. ``'covariance_eigh'`` squares the condition number (small
+    explained variances lose relative accuracy as in sklearn);
+    ``'full'`` keeps them to ~``eps * s_max``. Sparse input is not supported
     (use :class:`SPMDTruncatedSVD`). For ``'randomized'``, the same
     ``random_state`` gives sklearn's result up to round-off amplified by the
     power iterations, not bitwise; compare with a tolerance.
@@ -192,7 +196,7 @@ class SPMDPCA(PCA):
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_components_)
+        X_new : ndarray of shape (n_samples, `n_components_`)
             This rank's rows projected on the components (whitened if
             ``whiten``).
         """
@@ -338,7 +342,8 @@ class SPMDPCA(PCA):
         X_work = np.ascontiguousarray(X_centered, dtype=np.float64)
         flat = X_work.reshape(-1)
         local_ss = np.array([np.dot(flat, flat)])  # centred sum of squares (BLAS dot)
-        total_var = float(allreduce(local_ss, comm=comm)[0]) / (n - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):  # one row: nan, as sklearn
+            total_var = allreduce(local_ss, comm=comm)[0] / np.float64(n - 1)
 
         U = None
         if solver == "arpack":
@@ -370,9 +375,10 @@ class SPMDPCA(PCA):
         self.n_samples_ = n
         self.components_ = np.ascontiguousarray(Vt, dtype=dtype)
         self.n_components_ = n_components
-        explained_variance = S**2 / (n - 1)
-        self.explained_variance_ = explained_variance.astype(dtype)
-        self.explained_variance_ratio_ = (explained_variance / total_var).astype(dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            explained_variance = S**2 / np.float64(n - 1)
+            self.explained_variance_ = explained_variance.astype(dtype)
+            self.explained_variance_ratio_ = (explained_variance / total_var).astype(dtype)
         self.singular_values_ = S.astype(dtype)
         if n_components < min(n, d):
             noise = (total_var - np.sum(explained_variance)) / (min(n, d) - n_components)

@@ -6,6 +6,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot, svd_flip
 
+from .._base import LocalRowsMixin
 from .._comm import agree_on_errors, ensure_threads, get_comm
 from .._stats import Moments
 from .._validation import validate_spmd_data
@@ -14,7 +15,7 @@ from ..linalg import _arpack_svd, _randomized_svd
 __all__ = ["SPMDTruncatedSVD"]
 
 
-class SPMDTruncatedSVD(TruncatedSVD):
+class SPMDTruncatedSVD(LocalRowsMixin, TruncatedSVD):
     """Truncated SVD (LSA) of the rows of every MPI rank, without centring.
 
     The distributed twin of :class:`sklearn.decomposition.TruncatedSVD`:
@@ -39,9 +40,9 @@ class SPMDTruncatedSVD(TruncatedSVD):
         Extra random vectors of the ``'randomized'`` solver.
     power_iteration_normalizer : {'auto', 'QR', 'LU', 'none'}, default='auto'
         Normalisation of the power iterations (``'randomized'``). The
-        row-distributed iterates are normalised by a distributed QR when this
-        is ``'QR'`` or ``'LU'`` (same subspace as sklearn's LU); the
-        replicated iterates use the method named.
+        row-distributed iterates are normalised by a distributed CholeskyQR
+        pass when this is ``'QR'`` or ``'LU'`` (it spans the same subspace as
+        sklearn's LU); the replicated iterates use the method named.
     random_state : int, RandomState instance or None, default=None
         Seeds the randomized test matrix and the ARPACK start vector; drawn
         on rank 0 and broadcast.
@@ -78,7 +79,7 @@ class SPMDTruncatedSVD(TruncatedSVD):
     ``Allgather`` of a ``n_features x n_features`` triangle per rank; for the
     ARPACK path one broadcast and one reduction of a ``n_features`` vector
     per operator product; plus one ``Allgather`` of per-column moments for
-    the explained variances. The small SVDs run on rank 0 and are broadcast.
+    the explained variances. The small SVDs are broadcast from rank 0.
     Sparse CSR/CSC input is supported. Computation is in float64; attributes
     take the input's floating dtype (float64 for integer input).
 
@@ -141,8 +142,8 @@ class SPMDTruncatedSVD(TruncatedSVD):
         if self.algorithm == "arpack" and not k < min(n, d):
             raise ValueError(
                 f"n_components={k} must be strictly less than min(n_samples, "
-                f"n_features)={min(n, d)} with algorithm='arpack' (n_samples is "
-                f"the global row count)"
+                f"n_features)={min(n, d)} with algorithm='arpack' (n_samples={n} "
+                f"rows over all ranks, n_features={d})"
             )
         if self.algorithm == "randomized" and k > d:
             raise ValueError(f"n_components({k}) must be <= n_features({d}).")

@@ -15,6 +15,7 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
+from .._base import LocalRowsMixin
 from .._comm import agree_on_errors, allreduce, ensure_threads, get_comm
 from .._validation import validate_spmd_data
 
@@ -79,7 +80,7 @@ def _local_counts(X, idx, weights, n_classes):
     return buf
 
 
-class SPMDMultinomialNB(MultinomialNB):
+class SPMDMultinomialNB(LocalRowsMixin, MultinomialNB):
     """Naive Bayes classifier for multinomial models, fitted over MPI ranks.
 
     The distributed twin of :class:`sklearn.naive_bayes.MultinomialNB`: same
