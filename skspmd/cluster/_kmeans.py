@@ -945,11 +945,6 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
         """
         return self.fit(X, sample_weight=sample_weight).transform(X)
 
-    def _transform(self, X):
-        if X.shape[0] == 0:
-            return np.empty((0, self.cluster_centers_.shape[0]), dtype=X.dtype)
-        return super()._transform(X)
-
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the global k-means objective on every rank's rows (collective).
 
