@@ -25,7 +25,9 @@ def rows(n_rows, n_cols, start, stop, seed=0, kind="normal"):
     """Rows ``[start, stop)`` of the global ``(n_rows, n_cols)`` data set.
 
     kind: ``"normal"`` (standard normal), ``"counts"`` (Poisson(1) counts as
-    float64), or ``"blobs"`` (10 well-separated Gaussian clusters).
+    float64), ``"blobs"`` (10 well-separated Gaussian clusters), or
+    ``"ill"`` (standard normal columns scaled from 1 down to 1e-6: condition
+    number about 1e6, which sends LinearRegression to its TSQR route).
     """
     out = np.empty((stop - start, n_cols))
     first, last = start // CHUNK, (stop - 1) // CHUNK if stop > start else start // CHUNK - 1
@@ -41,6 +43,8 @@ def rows(n_rows, n_cols, start, stop, seed=0, kind="normal"):
             chunk = centers[labels] + rng.standard_normal((c1 - c0, n_cols))
         else:
             chunk = rng.standard_normal((c1 - c0, n_cols))
+            if kind == "ill":
+                chunk *= np.logspace(0, -6, n_cols)
         lo, hi = max(start, c0), min(stop, c1)
         out[lo - start : hi - start] = chunk[lo - c0 : hi - c0]
     return out

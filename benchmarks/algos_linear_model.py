@@ -30,6 +30,14 @@ ALGOS = {
         target="regression",
         daal4py="linreg",
     ),
+    "linear_regression_ill": Algo(  # condition number ~1e6: the TSQR route
+        _skspmd("SPMDLinearRegression"),
+        _sklearn("LinearRegression"),
+        2_000_000,
+        100,
+        kind="ill",
+        target="regression",
+    ),
     "ridge": Algo(
         _skspmd("SPMDRidge", alpha=1.0),
         _sklearn("Ridge", alpha=1.0),

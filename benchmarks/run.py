@@ -31,7 +31,8 @@ FLOPS = {
     "qr": lambda n, d: 2 * n * d * d,
     "svd": lambda n, d: 2 * n * d * d,
     "pca_full": lambda n, d: 2 * n * d * d,
-    "linear_regression": lambda n, d: 2 * n * (d + 1) ** 2,
+    "linear_regression": lambda n, d: n * (d + 1) ** 2,  # Gram route (well-conditioned data)
+    "linear_regression_ill": lambda n, d: 3 * n * (d + 1) ** 2,  # Gram, then TSQR
     "ridge_svd": lambda n, d: 2 * n * (d + 1) ** 2,
 }
 

@@ -126,6 +126,28 @@ def test_linear_regression_ill_conditioned(split):
 
 
 @pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize(
+    "cond, route", [(1e1, "gram"), (5e3, "gram"), (3e4, "tsqr"), (1e6, "tsqr")]
+)
+def test_linear_regression_route_by_condition(split, cond, route):
+    """Well-conditioned designs take the one-pass Gram route, the others TSQR; both match lstsq."""
+    X, y = _ill_conditioned(n=80, cond=cond, seed=2)
+    rng = np.random.default_rng(7)
+    y = y + rng.standard_normal(y.shape[0])  # a real residual, not a near-exact fit
+    w = rng.uniform(0.5, 2.0, y.shape[0])
+    for weights in (None, w):
+        Xl, yl, wl = local(split, X, y, weights)
+        ours = SPMDLinearRegression(tol=1e-12).fit(Xl, yl, sample_weight=wl)
+        ref = LinearRegression(tol=1e-12).fit(X, y, sample_weight=weights)
+        assert ours._solver == route
+        assert ours.rank_ == ref.rank_ == X.shape[1]
+        _assert_close_relative(ours.coef_, ref.coef_, 1e-7)
+        np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-7)
+        np.testing.assert_allclose(ours.singular_, ref.singular_, rtol=1e-7)
+        assert_replicated(ours)
+
+
+@pytest.mark.parametrize("split", SPLITS)
 def test_linear_regression_rank_deficient_minimum_norm(split):
     rng = np.random.default_rng(4)
     X = rng.standard_normal((45, 6))

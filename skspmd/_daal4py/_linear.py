@@ -73,10 +73,12 @@ class linear_regression_training(Algorithm):
     fptype : {'double', 'float'}, default='double'
         Precision of the computation (the input is converted).
     method : {'normEqDense', 'qrDense'}, default='normEqDense'
-        Both give the least-squares solution, computed by TSQR of the centred
-        ``[X | Y]`` (more accurate than the normal equations, which square
-        the condition number; the minimum-norm solution when ``X`` is rank
-        deficient).
+        Both give the least-squares solution of
+        :class:`~skspmd.linear_model.SPMDLinearRegression`: the normal
+        equations while the centred ``X`` is well conditioned (estimated
+        condition number below 1e4), otherwise TSQR of the centred
+        ``[X | Y]``, which does not square the condition number; the
+        minimum-norm solution when ``X`` is rank deficient.
     interceptFlag : bool, default=False
         Whether to fit an intercept. With False the fit goes through the
         origin and ``Beta[:, 0]`` is 0 (daal4py's documented meaning; its
@@ -88,10 +90,12 @@ class linear_regression_training(Algorithm):
 
     Notes
     -----
-    Distributed semantics: the global column means (one ``Allgather``), then
-    a blocked TSQR of this rank's centred rows and one ``Allgather`` of a
-    ``(p + k) x (p + k)`` triangle per rank. The model is identical on every
-    rank.
+    Distributed semantics: one pass for the merged centred cross-products of
+    ``[X | Y]`` (an ``Allgather`` of the means and one reduction of a
+    ``(p + k) x (p + k)`` matrix); only for an ill-conditioned ``X``, then the
+    global column means, a blocked TSQR of this rank's centred rows and one
+    ``Allgather`` of a ``(p + k) x (p + k)`` triangle per rank. The model is
+    identical on every rank.
 
     Examples
     --------

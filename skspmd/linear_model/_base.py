@@ -7,8 +7,11 @@ Shared pieces (used by :mod:`._ridge` too):
   cache-sized block at a time so the whole centred copy never exists;
 - :func:`_weighted_mean`, the global weighted column means (one ``Allgather``
   of ``n_columns + 1`` doubles per rank);
+- :func:`_centered_gram`, the merged centred cross-products of ``[X | Y]``
+  (Ridge's ``cholesky`` solver and LinearRegression's first route), and
+  :func:`_r_from_gram`, the R factor from them when ``X`` is well conditioned;
 - ``skspmd.linalg._tsqr_r``, the replicated R factor of a row-distributed
-  tall matrix (shared with QR, SVD and PCA);
+  tall matrix (shared with QR, SVD and PCA), the accurate route;
 - :class:`_GlobalR2Mixin`, the collective ``score`` (global coefficient of
   determination).
 
@@ -39,7 +42,7 @@ from .._comm import (
     ensure_threads,
     get_comm,
 )
-from .._stats import Moments, block_rows
+from .._stats import CrossProducts, Moments, block_rows
 from .._validation import validate_spmd_data
 from ..linalg import _tsqr_r
 
@@ -187,6 +190,56 @@ def _centered_r(X, Y, sample_weight, fit_intercept, counts, comm):
     square = np.zeros((view.shape[1], view.shape[1]))
     square[: R.shape[0]] = R
     return mean, square
+
+
+def _centered_gram(X, Y, sample_weight, fit_intercept, comm):
+    """Means and merged cross-products of ``sqrt(w) * ([X | Y] - mean)``.
+
+    Returns ``(mean, C)``: ``C`` is the ``(n_features + n_targets)``-square
+    Gram matrix of the centred (``fit_intercept``) or raw, weighted columns,
+    bitwise identical on every rank. One pass over the local rows (cache-sized
+    blocks, one BLAS ``syrk`` each) and two small collectives. Raises on every
+    rank when all weights are zero.
+    """
+    with agree_on_errors(comm):
+        cp = CrossProducts.from_rows(
+            _RowBlocks(X, Y, order="C"), sample_weight, centered=fit_intercept
+        )
+    cp = cp.allreduce(comm)
+    if sample_weight is not None:
+        _check_total_weight(cp.n)
+    mean = cp.mean if fit_intercept else np.zeros_like(cp.mean)
+    return mean, cp.C
+
+
+# The Gram route squares the condition number: the solution and the small
+# singular values lose about eps * cond(X)^2 relative. It is trusted only while
+# the estimated cond(X) stays below this (eps * 1e8 ~ 1e-8); a larger estimate
+# is itself reliable, because rounding can only make the computed smallest
+# singular value of the Gram's Cholesky factor larger by ~sqrt(eps) * s_max.
+_GRAM_MAX_COND = 1e4
+
+
+def _r_from_gram(C, n_features, max_cond=None):
+    """``(R_xx, Z)`` from the merged Gram matrix, or None when it is not accurate enough.
+
+    ``R_xx`` is the Cholesky factor of ``C_xx = Xc^T Xc`` (the R factor of
+    ``Xc`` up to row signs) and ``Z = R_xx^{-T} Xc^T yc``: the same small
+    least-squares system ``min ||R_xx b - Z||`` as the TSQR route produces.
+    None when ``C_xx`` is not numerically positive definite or the estimated
+    condition number of ``Xc`` exceeds ``max_cond``.
+    """
+    max_cond = _GRAM_MAX_COND if max_cond is None else max_cond
+    A, Xy = C[:n_features, :n_features], C[:n_features, n_features:]
+    try:
+        R_xx = scipy.linalg.cholesky(A, lower=False, check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
+    s = scipy.linalg.svdvals(R_xx, check_finite=False)
+    if not (s.size and s[-1] > 0 and s[0] <= max_cond * s[-1]):
+        return None
+    Z = scipy.linalg.solve_triangular(R_xx, Xy, trans="T", check_finite=False)
+    return R_xx, Z
 
 
 def _replicate(comm, *arrays):
@@ -371,19 +424,28 @@ class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
 
     Notes
     -----
-    Distributed semantics: one pass computes the global weighted means of
-    ``X`` and ``y`` (an ``Allgather`` of ``n_features + n_targets + 1``
-    doubles per rank). A second pass runs a blocked Householder QR (TSQR) of
-    this rank's centred, weighted rows of ``[X | y]``; one ``Allgather`` of the
-    local ``d x d`` R factors (``d = n_features + n_targets``) and a QR of
-    their stack give the global R on every rank. The least-squares problem is
-    then solved from R alone: an SVD of its ``X`` block gives sklearn's
-    minimum-norm ``lstsq`` solution, ``rank_`` and ``singular_``;
-    ``positive=True`` runs ``scipy.optimize.nnls`` on the same small system.
-    Communication is independent of the number of rows. The QR route works
-    on ``X`` itself, not on ``X^T X`` (the normal equations square the
-    condition number), so a design with condition number 1e8 is solved as
-    accurately as sklearn's ``lstsq`` does. ``predict`` is local; ``score``
+    Distributed semantics: one pass over the local rows computes the
+    centred, weighted cross-products of ``[X | y]`` (cache-sized blocks, one
+    BLAS ``syrk`` each); they are merged over the ranks with the pairwise
+    update (an ``Allgather`` of ``n_features + n_targets + 1`` doubles and a
+    reduction of the ``d x d`` matrix, ``d = n_features + n_targets``). The
+    Cholesky factor ``R`` of the ``X`` block is the R factor of the centred
+    ``X``, and the least-squares problem is solved from it alone: an SVD of
+    ``R`` gives sklearn's minimum-norm ``lstsq`` solution, ``rank_`` and
+    ``singular_``; ``positive=True`` runs ``scipy.optimize.nnls`` on the same
+    small system.
+
+    This Gram route squares the condition number, so it is only trusted
+    while the estimated condition number of the centred ``X`` is below 1e4
+    (the solution then agrees with ``lstsq`` to about 1e-8 relative). Above
+    that, or when the Gram matrix is singular (rank-deficient ``X``, fewer
+    rows than features), the fit falls back to a blocked Householder QR
+    (TSQR) of the centred, weighted rows: one pass for the global means, one
+    for the local R factors, one ``Allgather`` of the ``d x d`` factors and a
+    QR of their stack. TSQR works on ``X`` itself, not ``X^T X``, so a design
+    with condition number 1e8 is solved as accurately as sklearn's ``lstsq``
+    does. Rank 0 chooses the route and every rank follows it. Communication
+    is independent of the number of rows. ``predict`` is local; ``score``
     is the global R^2. Sparse ``X`` is not supported.
 
     Examples
@@ -424,10 +486,7 @@ class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
         X, y, data = _validate_regression_data(self, X, y, sample_weight, comm)
         Y = _as_targets(y)
         n_features = X.shape[1]
-        mean, R = _centered_r(
-            X, Y, data.sample_weight, self.fit_intercept, data.counts, comm
-        )
-        R_xx, Z = R[:n_features, :n_features], R[:n_features, n_features:]
+        R_xx, Z, mean = self._small_system(X, Y, data, comm)
 
         if self.positive:
             (coef,) = _replicate(comm, _nnls_columns(R_xx, Z, self.n_jobs))
@@ -441,6 +500,32 @@ class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
             self.singular_ = s[: min(data.n_samples, n_features)].astype(X.dtype)
         _set_coef_and_intercept(self, coef, mean, n_features, np.ndim(y), X.dtype)
         return self
+
+    def _small_system(self, X, Y, data, comm):
+        """``(R_xx, Z, mean)``: the replicated least-squares system ``min ||R_xx b - Z||``.
+
+        First the one-pass Gram route (merged centred cross-products and a
+        Cholesky factor); when rank 0 finds it not positive definite or the
+        estimated condition number too large for its accuracy, the
+        Householder TSQR of the centred data (two more passes). Every rank
+        takes the branch rank 0 took; the solution is broadcast from rank 0
+        afterwards, so a rank whose own factorization disagreed only needs
+        the shapes.
+        """
+        n_features, n_targets = X.shape[1], Y.shape[1]
+        mean, C = _centered_gram(X, Y, data.sample_weight, self.fit_intercept, comm)
+        gram = _r_from_gram(C, n_features)
+        (use_gram,) = _replicate(comm, gram is not None)
+        if bool(use_gram):
+            if gram is None:  # only when this rank's LAPACK disagrees with rank 0's
+                gram = (np.eye(n_features), np.zeros((n_features, n_targets)))
+            self._solver = "gram"
+            return gram + (mean,)
+        mean, R = _centered_r(
+            X, Y, data.sample_weight, self.fit_intercept, data.counts, comm
+        )
+        self._solver = "tsqr"
+        return R[:n_features, :n_features], R[:n_features, n_features:], mean
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

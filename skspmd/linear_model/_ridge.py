@@ -6,15 +6,13 @@ from scipy import optimize
 from sklearn.linear_model import Ridge
 
 from .._base import LocalRowsMixin
-from .._comm import agree_on_errors, ensure_threads, get_comm
-from .._stats import CrossProducts
+from .._comm import ensure_threads, get_comm
 from ._base import (
     _as_targets,
+    _centered_gram,
     _centered_r,
-    _check_total_weight,
     _replicate,
     _GlobalR2Mixin,
-    _RowBlocks,
     _set_coef_and_intercept,
     _validate_regression_data,
 )
@@ -228,15 +226,8 @@ class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, Ridge):
 
         coef = None
         if solver == "cholesky":
-            with agree_on_errors(comm):
-                cp = CrossProducts.from_rows(
-                    _RowBlocks(X, Y, order="C"), weights, centered=self.fit_intercept
-                )
-            cp = cp.allreduce(comm)
-            if weights is not None:
-                _check_total_weight(cp.n)
-            mean = cp.mean if self.fit_intercept else np.zeros_like(cp.mean)
-            A, Xy = cp.C[:n_features, :n_features], cp.C[:n_features, n_features:]
+            mean, C = _centered_gram(X, Y, weights, self.fit_intercept, comm)
+            A, Xy = C[:n_features, :n_features], C[:n_features, n_features:]
             coef = _ridge_cholesky(A, Xy, alphas)
             failed = coef is None
             if failed:
