@@ -24,6 +24,7 @@ __all__ = [
     "bcast_array",
     "comm_context",
     "get_comm",
+    "num_threads",
     "raise_on_any",
     "set_num_threads",
 ]
@@ -234,7 +235,7 @@ def raise_on_any(condition, message, exc_type=ValueError, comm=None):
 # BLAS threads per rank
 # ---------------------------------------------------------------------------
 
-_THREADS = {"explicit": None, "configured": set()}
+_THREADS = {"explicit": None, "configured": set(), "derived": None}
 
 
 def set_num_threads(n_threads):
@@ -256,6 +257,22 @@ def set_num_threads(n_threads):
         threadpool_limits(limits=n_threads, user_api="blas")
     _THREADS["explicit"] = n_threads
     _THREADS["configured"].clear()
+    _THREADS["derived"] = None
+
+
+def num_threads():
+    """Threads this rank should use, or None for the library default.
+
+    The :func:`set_num_threads` value, else the per-rank count the last
+    :func:`ensure_threads` applied (``SKSPMD_NUM_THREADS``, or the node's
+    cores divided by its ranks). None in a size-1 job without either, where
+    libraries keep their own default (all cores), as with scikit-learn.
+    Compiled kernels with their own thread pool (OpenMP) take their thread
+    count from here.
+    """
+    if _THREADS["explicit"] is not None:
+        return _THREADS["explicit"]
+    return _THREADS["derived"]
 
 
 def _node_cores():
@@ -298,3 +315,4 @@ def ensure_threads(comm=None):
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=n_threads, user_api="blas")
+    _THREADS["derived"] = n_threads

@@ -139,6 +139,52 @@ def test_float32(split):
     _check(ours, ref, X_local, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("kind", ["dense", "sparse", "float32"])
+def test_numpy_kernels_match_sklearn(split, kind, monkeypatch):
+    """Without scikit-learn's compiled E-step the NumPy/BLAS kernels give the same fit."""
+    from skspmd.cluster import _kmeans
+
+    monkeypatch.setattr(_kmeans, "lloyd_iter_chunked_dense", None)
+    monkeypatch.setattr(_kmeans, "lloyd_iter_chunked_sparse", None)
+    X = _blobs(n=300, d=4, k=4, std=2.0, seed=9)
+    if kind == "sparse":
+        X = sp.random(200, 12, density=0.3, format="csr", random_state=0)
+    elif kind == "float32":
+        X = X.astype(np.float32)
+    params = dict(n_clusters=4, n_init=2, random_state=0)
+    ref = KMeans(**params).fit(X)
+    X_local = local(split, X)
+    ours = SPMDKMeans(**params).fit(X_local)
+    tol = dict(rtol=1e-5, atol=1e-4) if kind == "float32" else {}
+    _check(ours, ref, X_local, **tol)
+    start = WORLD.exscan(X_local.shape[0]) or 0
+    expected = ref.predict(X)[start : start + X_local.shape[0]]
+    np.testing.assert_array_equal(ours.predict(X_local), expected)
+
+
+def test_e_step_threads_follow_the_rank_setting(monkeypatch):
+    """The compiled E-step gets this rank's thread count (set_num_threads), not all cores."""
+    import skspmd
+    from skspmd.cluster import _kmeans
+
+    seen = []
+    kernel = _kmeans.lloyd_iter_chunked_dense
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["n_threads"])
+        return kernel(*args, **kwargs)
+
+    monkeypatch.setattr(_kmeans, "lloyd_iter_chunked_dense", spy)
+    X = _blobs(n=120, d=3, k=3, seed=2)
+    try:
+        skspmd.set_num_threads(1)
+        SPMDKMeans(3, n_init=1, random_state=0).fit(local("even", X))
+    finally:
+        skspmd.set_num_threads(None)
+    assert seen and set(seen) == {1}
+
+
 @pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
 def test_elkan_runs_lloyd(algorithm):
     X = _blobs(n=300, d=4, k=5, seed=6)

@@ -14,6 +14,10 @@ of the ranks' rows in rank order. Three pieces make that possible:
   mode), and merges them with one ``Allreduce`` of ``k * (d + 1) + 2``
   numbers. The centers, the strict-convergence test (no label changed on any
   rank) and the center shift are then computed identically on every rank.
+  The labels come from scikit-learn's compiled E-step on this rank's rows
+  (``_compat.lloyd_iter_chunked_dense``; a NumPy/BLAS fallback otherwise), so
+  they are computed with scikit-learn's arithmetic; the sums are updated
+  only for the rows whose label changed.
 - Data-dependent quantities are global: the mean used to centre the data and
   the tolerance (mean feature variance times ``tol``) come from the merged
   :class:`~skspmd._stats.Moments`.
@@ -37,6 +41,12 @@ from .._comm import (
     bcast_array,
     ensure_threads,
     get_comm,
+    num_threads,
+)
+from .._compat import (
+    _openmp_effective_n_threads,
+    lloyd_iter_chunked_dense,
+    lloyd_iter_chunked_sparse,
 )
 from .._stats import Moments
 from .._validation import validate_spmd_data
@@ -139,67 +149,98 @@ def _moved_sums(X, weights, idx, old, new, n_clusters, out):
         out += delta.toarray() if sp.issparse(delta) else delta
 
 
-def _lloyd_step(X, weights, x_sq, centers, labels, sums, block, onehot, with_inertia):
-    """One local Lloyd pass: new labels (in place) and the statistics to merge.
+def _kernel_threads():
+    """OpenMP threads for scikit-learn's E-step kernel: this rank's share of the node."""
+    return num_threads() or _openmp_effective_n_threads()
 
-    ``sums`` holds this rank's weighted per-cluster sums for the current
-    ``labels`` (float64) and is kept up to date: on the first pass (labels
-    all -1) it is computed block by block while each block is in cache (a
-    sparse one-hot matrix times the block); afterwards only the rows whose
-    label changed update it (few rows once the clustering settles). Returns
-    the packed buffer ``[sums (k*d), weights (k), inertia, n_changed]`` in
+
+def _assign(X, centers, block, out=None, weights=None, n_threads=None):
+    """Labels of the nearest center for every row (int32), into ``out`` if given.
+
+    scikit-learn's compiled E-step (``lloyd_iter_chunked_dense`` / ``_sparse``
+    with ``update_centers=False``: 256-row chunks, ``||c||^2 - 2 x.c`` by a
+    BLAS GEMM, first nearest center on ties) when available, so the labels are
+    computed with scikit-learn's own arithmetic; otherwise the NumPy/BLAS
+    blocks of :func:`_nearest_block`, which keep the same tie rule.
+    """
+    labels = np.empty(X.shape[0], dtype=np.int32) if out is None else out
+    if X.shape[0] == 0:
+        return labels
+    kernel = lloyd_iter_chunked_sparse if sp.issparse(X) else lloyd_iter_chunked_dense
+    if kernel is not None:
+        kernel(
+            X,
+            np.ones(X.shape[0], dtype=X.dtype) if weights is None else weights,
+            centers,
+            centers_new=None,
+            weight_in_clusters=None,
+            labels=labels,
+            center_shift=np.zeros(centers.shape[0], dtype=X.dtype),
+            n_threads=_kernel_threads() if n_threads is None else n_threads,
+            update_centers=False,
+        )
+        return labels
+    neg2_t = np.ascontiguousarray((-2.0 * centers).T)
+    c_sq = _row_norms_sq(centers)
+    buf = np.empty((block, centers.shape[0]), dtype=X.dtype)
+    for start in range(0, X.shape[0], block):
+        stop = min(start + block, X.shape[0])
+        labels[start:stop] = _nearest_block(X[start:stop], neg2_t, c_sq, buf)[1]
+    return labels
+
+
+def _assign_with_inertia(X, weights, x_sq, centers, block, out):
+    """Labels into ``out`` and the weighted inertia ``sum w ||x - c||^2`` (verbose mode)."""
+    neg2_t = np.ascontiguousarray((-2.0 * centers).T)
+    c_sq = _row_norms_sq(centers)
+    buf = np.empty((block, centers.shape[0]), dtype=X.dtype)
+    inertia = 0.0
+    for start in range(0, X.shape[0], block):
+        stop = min(start + block, X.shape[0])
+        dist, new = _nearest_block(X[start:stop], neg2_t, c_sq, buf)
+        out[start:stop] = new
+        nearest = np.take_along_axis(dist, new[:, None], axis=1)[:, 0]
+        inertia += float(weights[start:stop] @ np.maximum(nearest + x_sq[start:stop], 0))
+    return inertia
+
+
+def _lloyd_step(shard, centers, labels, new, sums, onehot, with_inertia):
+    """One local Lloyd pass: the new labels (into ``new``) and the statistics to merge.
+
+    ``labels`` are the current labels (-1 before the first pass) and
+    ``sums`` this rank's weighted per-cluster sums for them (float64), kept
+    up to date: on the first pass they are computed block by block (a sparse
+    one-hot matrix times the block); afterwards only the rows whose label
+    changed update them (few rows once the clustering settles). Returns the
+    packed buffer ``[sums (k*d), weights (k), inertia, n_changed]`` in
     float64, where ``inertia`` is that of the new labels with respect to
     ``centers`` (what scikit-learn prints in verbose mode; only computed then).
     """
+    X, weights, block = shard.X, shard.weights, shard.block
     k, d = centers.shape
     n = X.shape[0]
-    fresh = n == 0 or labels[0] < 0
-    neg2_t = np.ascontiguousarray((-2.0 * centers).T)
-    c_sq = _row_norms_sq(centers)
-    out = np.empty((block, k), dtype=X.dtype)
-    moved, moved_from = [], []
-    changed = 0
     inertia = 0.0
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        rows = X[start:stop]
-        w = weights[start:stop]
-        dist, new = _nearest_block(rows, neg2_t, c_sq, out)
-        if fresh:
-            changed += stop - start
-            sums += onehot.sums(rows, new, w)
-        else:
-            old = labels[start:stop]
-            where = np.flatnonzero(old != new)
-            if where.size:
-                changed += where.size
-                moved.append(where + start)
-                moved_from.append(old[where])
-        labels[start:stop] = new
-        if with_inertia:
-            nearest = np.take_along_axis(dist, new[:, None], axis=1)[:, 0]
-            inertia += float(w @ np.maximum(nearest + x_sq[start:stop], 0))
-    if moved:
-        idx = np.concatenate(moved)
-        _moved_sums(X, weights, idx, np.concatenate(moved_from), labels[idx], k, sums)
+    if with_inertia:
+        inertia = _assign_with_inertia(X, weights, shard.x_sq, centers, block, new)
+    else:
+        _assign(X, centers, block, out=new, weights=weights)
+    if n == 0 or labels[0] < 0:
+        changed = n
+        sums[...] = 0.0
+        for start in range(0, n, block):
+            stop = min(start + block, n)
+            sums += onehot.sums(X[start:stop], new[start:stop], weights[start:stop])
+    else:
+        idx = np.flatnonzero(labels != new)
+        changed = idx.size
+        if changed:
+            _moved_sums(X, weights, idx, labels[idx], new[idx], k, sums)
     buf = np.empty(k * d + k + 2)
     buf[: k * d] = sums.ravel()
-    buf[k * d : k * d + k] = np.bincount(labels, weights=weights, minlength=k)
+    buf[k * d : k * d + k] = np.bincount(new, weights=weights, minlength=k)
     buf[-2] = inertia
     buf[-1] = changed
     return buf
-
-
-def _assign(X, centers, block):
-    """Labels of the nearest center for every row (int32)."""
-    labels = np.empty(X.shape[0], dtype=np.int32)
-    neg2_t = np.ascontiguousarray((-2.0 * centers).T)
-    c_sq = _row_norms_sq(centers)
-    out = np.empty((block, centers.shape[0]), dtype=X.dtype)
-    for start in range(0, X.shape[0], block):
-        stop = min(start + block, X.shape[0])
-        labels[start:stop] = _nearest_block(X[start:stop], neg2_t, c_sq, out)[1]
-    return labels
 
 
 def _distances_to_assigned(X, centers, labels, block, x_sq=None):
@@ -509,23 +550,15 @@ def _lloyd(shard, centers_init, max_iter, tol, verbose):
     k, d = centers_init.shape
     centers = centers_init
     # labels in argmin's own integer type while iterating (no casts per block)
-    labels = np.full(X.shape[0], -1, dtype=np.intp)
+    labels = np.full(X.shape[0], -1, dtype=np.int32)
+    new = np.empty_like(labels)
     local_sums = np.zeros((k, d))
     onehot = _OneHot(k, shard.block, X.dtype)
     strict = False
     printing = verbose and comm.Get_rank() == 0
     for i in range(max_iter):
-        local = _lloyd_step(
-            X,
-            shard.weights,
-            shard.x_sq,
-            centers,
-            labels,
-            local_sums,
-            shard.block,
-            onehot,
-            bool(verbose),
-        )
+        local = _lloyd_step(shard, centers, labels, new, local_sums, onehot, bool(verbose))
+        labels, new = new, labels
         buf = allreduce(local, comm=comm)
         sums = buf[: k * d].reshape(k, d)
         wsum = buf[k * d : k * d + k]
@@ -557,7 +590,6 @@ def _lloyd(shard, centers_init, max_iter, tol, verbose):
     stats[0] = float(dist.astype(np.float64) @ shard.weights)
     stats[1:] = np.bincount(labels, minlength=k)
     stats = allreduce(stats, comm=comm)
-    labels = labels.astype(np.int32, copy=False)
     return labels, stats[0], centers, i + 1, int(np.count_nonzero(stats[1:]))
 
 
@@ -582,9 +614,10 @@ _CONTROLLER = []
 def _one_blas_thread():
     """Context limiting BLAS to one thread, as scikit-learn's own Lloyd loop does.
 
-    The local kernels call BLAS on blocks of about 1 MiB in a loop; threaded
-    BLAS on such blocks is slower than one thread (much slower when the cores
-    are shared), so parallelism comes from the ranks.
+    The local kernels call BLAS on small blocks in a loop; threaded BLAS on
+    such blocks is slower than one thread (much slower when the cores are
+    shared), so parallelism comes from the ranks and from the E-step's
+    OpenMP threads.
     """
     from threadpoolctl import ThreadpoolController
 
@@ -698,18 +731,24 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
       sizes), and an ``Allgather`` of ``k + 1`` integers per rank when a later
       run must be compared with the best one.
 
-    Local work runs over blocks of about 256 KiB of rows, each read from
-    memory once per iteration: distances as ``||c||^2 - 2 x.c`` from a GEMM,
-    the first nearest center, and the per-cluster sums as a sparse one-hot
-    matrix times the block; temporary memory is bounded for any number of
-    rows (k-means++ keeps ``2 + ln k`` candidate distances per row, as
-    scikit-learn does). As in scikit-learn's own Lloyd loop, the local
-    kernels use one BLAS thread: several ranks use several cores.
+    Local work per iteration: the labels of this rank's rows come from
+    scikit-learn's own compiled E-step (256-row chunks, distances as
+    ``||c||^2 - 2 x.c`` from a GEMM, first nearest center on ties; OpenMP
+    threads = this rank's share of the node's cores, see
+    :func:`skspmd.set_num_threads`, with one BLAS thread as in
+    scikit-learn's loop). The per-cluster sums are computed on the first
+    iteration (a sparse one-hot matrix times blocks of rows) and then only
+    updated by the rows whose label changed. Without that compiled kernel
+    (another scikit-learn version) a NumPy/BLAS version over blocks of
+    about 256 KiB of rows gives the same labels. Temporary memory is bounded
+    for any number of rows (k-means++ keeps ``2 + ln k`` candidate
+    distances per row, as scikit-learn does).
 
     ``labels_`` and ``predict`` use the same rule (first nearest center
     from the GEMM distances). Differences from scikit-learn, all at
     round-off level or documented: ``cluster_centers_`` and ``inertia_``
-    agree to round-off and ``labels_`` exactly on data without (near-)ties. Seeding positions are located in a
+    agree to round-off and ``labels_`` exactly on data without
+    (near-)ties. Seeding positions are located in a
     cumulative sum computed per rank plus prefix offsets; a draw landing
     within round-off of a boundary between two rows could pick the
     neighbour (for float32 data, whose weighted distances scikit-learn
