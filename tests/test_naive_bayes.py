@@ -152,6 +152,44 @@ def test_negative_counts_on_one_rank():
         assert f"rank {LAST}" in str(err.value)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize(
+    "bad, message", [(np.nan, "Input X contains NaN"), (np.inf, "Input X contains infinity")]
+)
+def test_non_finite_counts_on_one_rank(bad, message, sparse):
+    """sklearn's finiteness error on every rank, even on a zero-weight or unknown-label row."""
+    X, y = DIGITS_X[:40].copy(), DIGITS_Y[:40]
+    w = np.ones(40)
+    w[-1] = 0.0  # the bad value sits on a row that carries no weight
+    X[-1, 5] = bad
+    with pytest.raises(ValueError, match=message):
+        MultinomialNB().fit(X, y, sample_weight=w)
+    X_local, y_local, w_local = local("uneven", X, y, w)
+    if sparse:
+        X_local = sp.csr_matrix(X_local)
+    with pytest.raises(ValueError, match=message) as err:
+        SPMDMultinomialNB().fit(X_local, y_local, sample_weight=w_local)
+    if SIZE > 1:
+        assert f"rank {LAST}" in str(err.value)
+    # partial_fit: a label outside ``classes`` is not counted, but X is still checked,
+    # and the failed first call leaves the estimator unfitted
+    y_other = y_local.copy()
+    if RANK == LAST and y_other.size:
+        y_other[-1] = 99
+    nb = SPMDMultinomialNB()
+    with pytest.raises(ValueError, match=message):
+        nb.partial_fit(X_local, y_other, classes=np.arange(10))
+    assert not hasattr(nb, "classes_")
+
+
+def test_integer_counts_match_sklearn():
+    X, y = DIGITS_X[:90].astype(np.int64), DIGITS_Y[:90]
+    ref = MultinomialNB().fit(X, y)
+    ours = SPMDMultinomialNB().fit(*local("uneven", X, y))
+    np.testing.assert_allclose(ours.feature_count_, ref.feature_count_)
+    np.testing.assert_allclose(ours.feature_log_prob_, ref.feature_log_prob_, rtol=1e-12)
+
+
 def test_partial_fit_needs_classes_first():
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         SPMDMultinomialNB().partial_fit(*local("even", DIGITS_X[:30], DIGITS_Y[:30]))
@@ -190,3 +228,24 @@ def test_continuous_labels():
 @parametrize_with_checks([SPMDMultinomialNB()])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, -2, 3, 7, -2, 0]),
+        np.array([5, 1, 1, 250], dtype=np.uint8),
+        np.array([10**12, -(10**12), 0, 10**12]),  # wide span: np.unique's path
+        np.array(["b", "a", "c", "a"]),
+        np.array([], dtype=np.int64),
+    ],
+)
+def test_distinct_labels_as_numpy_unique(y):
+    from skspmd.naive_bayes._multinomial import _distinct
+
+    local, inverse = _distinct(y)
+    ref_local, ref_inverse = np.unique(y, return_inverse=True)
+    np.testing.assert_array_equal(local, ref_local)
+    assert local.dtype == ref_local.dtype
+    np.testing.assert_array_equal(inverse, ref_inverse.ravel())

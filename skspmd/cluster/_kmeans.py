@@ -48,7 +48,7 @@ from .._compat import (
     lloyd_iter_chunked_dense,
     lloyd_iter_chunked_sparse,
 )
-from .._stats import Moments
+from .._stats import GroupSums, Moments
 from .._validation import validate_spmd_data
 
 __all__ = ["SPMDKMeans"]
@@ -94,36 +94,6 @@ def _nearest_block(block, neg2_centers_T, centers_sq, out=None):
         dist = np.matmul(block, neg2_centers_T, out=out[: block.shape[0]])
     dist += centers_sq
     return dist, dist.argmin(axis=1)
-
-
-class _OneHot:
-    """Weighted per-cluster sums of blocks of rows: a sparse one-hot matrix times the block.
-
-    The (clusters x rows) CSC matrix has one entry per column, the row's
-    weight at its label. Its index arrays are allocated once for full blocks
-    and refilled in place, so the product costs no SciPy constructor per
-    block and runs while the block is still in cache.
-    """
-
-    def __init__(self, n_clusters, block, dtype):
-        self.n_clusters = n_clusters
-        self.full = sp.csc_matrix(
-            (np.zeros(block, dtype=dtype), np.zeros(block, dtype=np.int32), np.arange(block + 1)),
-            shape=(n_clusters, block),
-        )
-
-    def sums(self, rows, labels, weights):
-        n = rows.shape[0]
-        if n == self.full.shape[1]:
-            onehot = self.full
-            onehot.indices[:] = labels
-            onehot.data[:] = weights
-        else:
-            onehot = sp.csc_matrix(
-                (weights, labels, np.arange(n + 1)), shape=(self.n_clusters, n)
-            )
-        out = onehot @ rows
-        return out.toarray() if sp.issparse(out) else out
 
 
 def _moved_sums(X, weights, idx, old, new, n_clusters, out):
@@ -553,7 +523,7 @@ def _lloyd(shard, centers_init, max_iter, tol, verbose):
     labels = np.full(X.shape[0], -1, dtype=np.int32)
     new = np.empty_like(labels)
     local_sums = np.zeros((k, d))
-    onehot = _OneHot(k, shard.block, X.dtype)
+    onehot = GroupSums(k, shard.block, X.dtype)
     strict = False
     printing = verbose and comm.Get_rank() == 0
     for i in range(max_iter):

@@ -13,19 +13,15 @@ import scipy.sparse as sp
 from sklearn.metrics import accuracy_score
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.utils.multiclass import unique_labels
+from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from .._base import LocalRowsMixin
 from .._comm import agree_on_errors, allreduce, ensure_threads, get_comm
+from .._stats import GroupSums, block_rows
 from .._validation import validate_spmd_data
 
 __all__ = ["SPMDMultinomialNB"]
-
-
-def _check_counts(X, _):
-    """sklearn's check on this rank's rows: no negative value."""
-    if X.shape[0]:
-        check_non_negative(X, "MultinomialNB (input X)")
 
 
 def _batch_labels(y, comm):
@@ -44,6 +40,21 @@ def _batch_labels(y, comm):
     return unique_labels(*parts)
 
 
+def _distinct(y):
+    """``np.unique(y, return_inverse=True)``; O(n) by a lookup table for small-range integers."""
+    y = np.ravel(y)
+    if y.dtype.kind in "iu" and y.size:
+        low = int(y.min())
+        span = int(y.max()) - low + 1
+        if span <= max(1 << 16, y.size):
+            shifted = (y - low).astype(np.intp, copy=False)
+            present = np.bincount(shifted, minlength=span) > 0
+            table = np.cumsum(present) - 1
+            return (np.flatnonzero(present) + low).astype(y.dtype), table[shifted]
+    local, inverse = np.unique(y, return_inverse=True)
+    return local, inverse.ravel()
+
+
 def _class_indices(y, classes, batch_is_binary):
     """Row -> class index as scikit-learn's binarisation counts it (-1: not counted).
 
@@ -56,27 +67,49 @@ def _class_indices(y, classes, batch_is_binary):
     if n_classes == 1:
         return np.zeros(y.shape[0], dtype=np.intp)
     position = {label: i for i, label in enumerate(classes.tolist())}
-    local, inverse = np.unique(y, return_inverse=True)
+    local, inverse = _distinct(y)
     idx = np.array([position.get(label, -1) for label in local.tolist()], dtype=np.intp)
-    idx = idx[inverse.ravel()]
+    idx = idx[inverse]
     if n_classes == 2 and batch_is_binary:
         idx = (idx == 1).astype(np.intp)
     return idx
 
 
-def _local_counts(X, idx, weights, n_classes):
-    """``[class_count, n_nonzero_weights, feature_count.ravel()]`` of this rank's rows."""
-    n = X.shape[0]
+def _local_counts(X, idx, weights, n_classes, estimator_name):
+    """``[class_count, n_nonzero_weights, feature_count.ravel()]`` of this rank's rows.
+
+    Also sklearn's input checks on ``X``, fused into the same pass: dense
+    rows are read once, in blocks of about 4 MiB, each summed per class (a
+    sparse one-hot product) and scanned for its minimum while in cache. A
+    NaN or inf anywhere reaches the class sums (every row is multiplied in,
+    even with weight 0), and only then is the exact check run for
+    scikit-learn's message; a negative minimum raises scikit-learn's
+    non-negativity error.
+    """
+    n, n_features = X.shape
     counted = idx >= 0
     data = weights if counted.all() else np.where(counted, weights, 0.0)
     rows = idx if counted.all() else np.where(counted, idx, 0)
-    buf = np.zeros(n_classes + 1 + n_classes * X.shape[1])
+    buf = np.zeros(n_classes + 1 + n_classes * n_features)
     buf[:n_classes] = np.bincount(rows, weights=data, minlength=n_classes)
     buf[n_classes] = np.count_nonzero(weights)
-    if n:
-        onehot = sp.csc_matrix((data, rows, np.arange(n + 1)), shape=(n_classes, n))
-        counts = onehot @ X
-        buf[n_classes + 1 :] = (counts.toarray() if sp.issparse(counts) else counts).ravel()
+    counts = buf[n_classes + 1 :].reshape(n_classes, n_features)
+    lowest = np.inf
+    if sp.issparse(X):
+        if X.nnz:
+            lowest = X.data.min()
+        counts += GroupSums(n_classes, n, np.float64).sums(X, rows, data)
+    else:
+        step = block_rows(n_features, target_bytes=1 << 22)
+        group_sums = GroupSums(n_classes, step, np.float64)
+        for start in range(0, n, step):
+            block = X[start : start + step]
+            counts += group_sums.sums(block, rows[start : start + step], data[start : start + step])
+            lowest = min(lowest, block.min())
+    if not (np.isfinite(counts).all() and lowest == lowest):
+        assert_all_finite(X, input_name="X", estimator_name=estimator_name)
+    if lowest < 0:
+        check_non_negative(X, "MultinomialNB (input X)")
     return buf
 
 
@@ -129,7 +162,10 @@ class SPMDMultinomialNB(LocalRowsMixin, MultinomialNB):
     rank's distinct labels (their union is ``classes_``) and one
     ``Allreduce`` of the ``n_classes * (n_features + 1) + 1`` counts, which
     each rank computes as a sparse one-hot matrix of its labels times its
-    rows (dense or CSR). ``partial_fit`` does the same for each collective
+    rows (dense or CSR). Dense rows are read once, in blocks of about
+    4 MiB: scikit-learn's finiteness and non-negativity checks run on each
+    block while it is in cache, and a failed batch leaves the estimator
+    unchanged. ``partial_fit`` does the same for each collective
     batch; its label exchange only decides how labels outside ``classes``
     are counted, exactly as scikit-learn's binarisation does for the whole
     batch. ``predict``, ``predict_proba`` and ``predict_log_proba`` are
@@ -172,9 +208,10 @@ class SPMDMultinomialNB(LocalRowsMixin, MultinomialNB):
         ensure_threads(comm)
         X, y, data = self._validate_batch(X, y, sample_weight, True, comm)
         classes = _batch_labels(y, comm)
+        counts = self._count(X, y, data, classes, len(classes) <= 2, comm)
         self.classes_ = classes
         self._init_counters(len(classes), X.shape[1])
-        self._add_counts(X, y, data, len(classes) <= 2, comm)
+        self._add_counts(*counts)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -213,38 +250,49 @@ class SPMDMultinomialNB(LocalRowsMixin, MultinomialNB):
                     f"to partial_fit, was: {self.classes_!r}"
                 )
         batch = _batch_labels(y, comm)
+        known = classes if first_call else self.classes_
+        counts = self._count(X, y, data, known, len(batch) <= 2, comm)
         if first_call:
             self.classes_ = classes
             self._init_counters(len(classes), X.shape[1])
-        self._add_counts(X, y, data, len(batch) <= 2, comm)
+        self._add_counts(*counts)
         return self
 
     def _validate_batch(self, X, y, sample_weight, reset, comm):
+        # finiteness and non-negativity of X are checked in the counting pass
         return validate_spmd_data(
             self,
             X,
             y,
             reset=reset,
             accept_sparse="csr",
-            local_check=_check_counts,
+            ensure_all_finite=False,
             sample_weight=sample_weight,
             comm=comm,
         )
 
-    def _add_counts(self, X, y, data, batch_is_binary, comm):
-        """Count this rank's rows, add every rank's counts, update the model."""
-        n_classes, n_features = self.feature_count_.shape
+    def _count(self, X, y, data, classes, batch_is_binary, comm):
+        """Every rank's class and feature counts of this batch, added (collective).
+
+        Checks ``X`` on the way (every rank raises if one does) and leaves
+        the estimator untouched, so a batch that fails changes nothing.
+        """
+        n_classes = len(classes)
         with agree_on_errors(comm):
             weights = data.sample_weight
             if weights is None:
                 weights = np.ones(X.shape[0])
-            idx = _class_indices(y, self.classes_, batch_is_binary)
-            local = _local_counts(X, idx, weights, n_classes)
+            idx = _class_indices(y, classes, batch_is_binary)
+            local = _local_counts(X, idx, weights, n_classes, type(self).__name__)
         total = allreduce(local, comm=comm)
         if total[n_classes] == 0:
             raise ValueError("Sample weights must contain at least one non-zero number.")
-        self.class_count_ += total[:n_classes]
-        self.feature_count_ += total[n_classes + 1 :].reshape(n_classes, n_features)
+        return total[:n_classes], total[n_classes + 1 :].reshape(n_classes, X.shape[1])
+
+    def _add_counts(self, class_count, feature_count):
+        """Add a batch's merged counts and update the model (identical on every rank)."""
+        self.class_count_ += class_count
+        self.feature_count_ += feature_count
         alpha = self._check_alpha()
         self._update_feature_log_prob(alpha)
         self._update_class_log_prior(class_prior=self.class_prior)
