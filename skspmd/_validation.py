@@ -10,7 +10,7 @@ count, per-rank counts, common dtype).
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_consistent_length, validate_data
 
 from ._comm import agree_on_errors, get_comm
 
@@ -67,6 +67,29 @@ def _describe_y(y):
     return tuple(y.shape[1:]) if y.ndim > 1 else ()
 
 
+def _separate_multi_output(params):
+    """``validate_data`` parameters checking ``X`` and a multi-output ``y`` separately."""
+    x_params = {k: v for k, v in params.items() if k not in ("multi_output", "y_numeric")}
+    y_params = dict(
+        accept_sparse="csr",
+        ensure_2d=False,
+        ensure_min_samples=0,
+        dtype="numeric" if params.get("y_numeric") else None,
+    )
+    return {"validate_separately": (x_params, y_params)}
+
+
+def _with_length_check(local_check):
+    """``local_check`` preceded by sklearn's check that ``X`` and ``y`` have equal length."""
+
+    def check(X, y):
+        check_consistent_length(X, y)
+        if local_check is not None:
+            local_check(X, y)
+
+    return check
+
+
 def validate_spmd_data(
     estimator,
     X,
@@ -102,6 +125,10 @@ def validate_spmd_data(
         (``None`` stays ``None``).
     **check_params
         Passed to ``validate_data`` (``dtype``, ``accept_sparse``, ...).
+        With ``multi_output=True``, ``X`` and ``y`` are checked separately
+        (then for equal length), because sklearn's joint check rejects a
+        multi-output ``y`` with zero rows, which an empty rank legitimately
+        has; ``y_numeric=True`` then checks ``y`` with ``dtype="numeric"``.
 
     Returns
     -------
@@ -111,6 +138,9 @@ def validate_spmd_data(
     comm = comm or get_comm()
     check_params.setdefault("ensure_min_samples", 0)
     no_y = isinstance(y, str) and y == "no_validation"
+    if not no_y and check_params.get("multi_output"):
+        check_params = _separate_multi_output(check_params)
+        local_check = _with_length_check(local_check)
     with agree_on_errors(comm) as step:
         if no_y:
             X = validate_data(estimator, X, reset=reset, **check_params)

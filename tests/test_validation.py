@@ -80,3 +80,27 @@ def test_negative_sample_weight_on_one_rank():
         w[0] = -1
     with pytest.raises(ValueError, match="Negative values"):
         SPMDStandardScaler().fit(X, sample_weight=w)
+
+
+def test_multi_output_y_with_zero_rows_on_a_rank():
+    """validate_spmd_data(multi_output=True) accepts an empty rank and still checks y."""
+    from sklearn.base import BaseEstimator
+
+    from skspmd._validation import validate_spmd_data
+
+    rows = 0 if RANK == LAST and SIZE > 1 else 4
+    X = _block(rows=rows)
+    Y = np.ones((rows, 2))
+    X_out, Y_out, data = validate_spmd_data(
+        BaseEstimator(), X, Y, multi_output=True, y_numeric=True, comm=WORLD
+    )
+    assert Y_out.shape == (rows, 2) and data.n_samples == 4 * max(SIZE - 1, 1)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        validate_spmd_data(
+            BaseEstimator(), X, np.ones((rows + 1, 2)), multi_output=True, comm=WORLD
+        )
+    Y_bad = Y.astype(object)
+    if RANK == 0:
+        Y_bad = np.full((4, 2), "a", dtype=object)
+    with pytest.raises(ValueError):
+        validate_spmd_data(BaseEstimator(), X, Y_bad, multi_output=True, y_numeric=True, comm=WORLD)

@@ -32,7 +32,7 @@ from joblib import Parallel, delayed
 from scipy import optimize
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import LinearRegression
-from sklearn.utils.validation import check_consistent_length, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from .._base import LocalRowsMixin
 from .._comm import (
@@ -129,19 +129,8 @@ def _weighted_mean(A, sample_weight=None, comm=None):
 # ---------------------------------------------------------------------------
 
 
-def _check_same_length(X, y):
-    check_consistent_length(X, y)
-
-
 def _validate_regression_data(estimator, X, y, sample_weight, comm, reset=True):
-    """Validate this rank's ``X``, ``y`` and weights and agree with the other ranks.
-
-    ``X`` and ``y`` are checked separately (then for equal length) because
-    sklearn's joint multi-output check rejects a ``y`` with zero rows, which
-    an empty rank legitimately has.
-    """
-    x_params = dict(dtype=[np.float64, np.float32], ensure_min_samples=0)
-    y_params = dict(ensure_2d=False, dtype="numeric", ensure_min_samples=0)
+    """Validate this rank's ``X``, ``y`` and weights and agree with the other ranks."""
     return validate_spmd_data(
         estimator,
         X,
@@ -149,8 +138,9 @@ def _validate_regression_data(estimator, X, y, sample_weight, comm, reset=True):
         reset=reset,
         comm=comm,
         sample_weight=sample_weight,
-        local_check=_check_same_length,
-        validate_separately=(x_params, y_params),
+        dtype=[np.float64, np.float32],
+        multi_output=True,
+        y_numeric=True,
     )
 
 
