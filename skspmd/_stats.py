@@ -5,12 +5,17 @@ with an associative ``merge`` that is exact when either side is empty, and an
 ``allreduce`` over the communicator that leaves a bitwise identical result on
 every rank. Sibling estimators share them: :class:`Moments` serves
 BasicStatistics, StandardScaler and the KMeans tolerance; :class:`CrossProducts`
-serves EmpiricalCovariance, PCA (``covariance_eigh``) and Ridge (``cholesky``).
+serves EmpiricalCovariance, PCA (``covariance_eigh``), Ridge (``cholesky``) and
+LinearRegression (its well-conditioned route); :class:`GroupSums` serves the
+k-means centre sums and the naive Bayes counts.
 
-Numerics: rows are processed in cache-sized blocks. Each block is centred on its
-own mean and blocks are combined with the pairwise update of Chan, Golub and
+Numerics: rows are processed in cache-sized blocks. Moments centre each block on
+its own mean and combine blocks with the pairwise update of Chan, Golub and
 LeVeque, so a column with mean 1e9 and unit variance keeps its variance to
 ~1e-7 relative where the textbook ``sum(x**2) - n*mean**2`` loses every digit.
+Cross-products take the Gram matrix about a shift close to the mean (the first
+block's mean) in one pass and correct it to the mean, under a guard that falls
+back to the per-block Chan route when the shift is too far from the mean.
 """
 
 import numpy as np
@@ -196,40 +201,37 @@ class CrossProducts:
         self.C = C
         self.centered = centered
 
-    # A raw X^T X corrected by n * mean mean^T loses about eps * (mean^2 / var)
-    # relative accuracy per column; the one-shot path is taken only below this.
-    _RAW_MAX_MEAN2_OVER_VAR = 1e2
+    # Correcting a Gram matrix taken about a shift ``s`` to the mean loses about
+    # eps * (mean - s)^2 / variance relative accuracy per column; the one-pass
+    # route is kept only below this (at most ~2 digits), else the exact route.
+    _MAX_SHIFT2_OVER_VAR = 1e2
 
     @classmethod
     def from_rows(cls, X, sample_weight=None, centered=True):
         """Cross-products of this rank's rows (any row-sliceable 2-D array-like).
 
-        Unweighted C-contiguous float64 arrays take a one-shot path when it is
-        numerically safe: one BLAS ``syrk`` over the rows (no copy) and a
-        ``n * mean mean^T`` correction, used only while every column's
-        ``mean^2 / variance`` (checked on the first block and again on the
-        result) stays below 100, so at most ~2 digits are lost to
-        cancellation. Otherwise (weights, large means, row-block views),
-        blocks of about 2 MiB are centred on their own mean into a reused
-        buffer, folded into ``C`` with one ``syrk`` each (weights as
-        ``sqrt(w)`` row scales) and merged with the pairwise (Chan) update,
+        One pass over the rows in blocks of about 2 MiB: each block is copied
+        into a reused buffer minus a shift ``s`` (the mean of the first
+        block), with a column of ones appended and rows scaled by
+        ``sqrt(w)``, and folded into ``C`` with one BLAS ``syrk`` that stays in
+        cache. The appended column yields the weighted sums (so the mean) in
+        the same product, and ``C`` is corrected from the shift to the mean
+        (``- n (mean - s)(mean - s)^T``). That correction is accurate while
+        every column's ``(mean - s)^2 / variance`` stays below 100 (it is
+        about ``1 / block rows`` for rows in no particular order); otherwise
+        (rows sorted by a column, say) the blocks are redone exactly: each
+        centred on its own mean and merged with the pairwise (Chan) update,
         which keeps a column with mean 1e9 exact to ~1e-7.
+
+        Row sources other than ndarrays may provide ``fill_shifted(start, stop, out,
+        shift)`` (write rows ``[start, stop)`` minus ``shift`` into ``out``);
+        otherwise ``X[start:stop]`` is used.
         """
         n_rows, d = X.shape
-        step = block_rows(d, target_bytes=1 << 21)
-        fast = (
-            sample_weight is None
-            and isinstance(X, np.ndarray)
-            and X.dtype == np.float64
-            and X.flags.c_contiguous
-            and n_rows > 4 * step
-        )
-        if fast:
-            head = cls._from_blocks(X[:step], None, centered)
-            rest = cls._from_raw_gram(X[step:], centered, head)
-            if rest is None:
-                rest = cls._from_blocks(X[step:], None, centered)
-            return head.merge(rest)
+        if n_rows:
+            out = cls._from_shifted_blocks(X, sample_weight, centered)
+            if out is not None:
+                return out
         return cls._from_blocks(X, sample_weight, centered)
 
     @staticmethod
@@ -245,23 +247,49 @@ class CrossProducts:
         return dsyrk(1.0, np.asfortranarray(A), c=C, beta=beta, trans=1, lower=0, overwrite_c=1)
 
     @classmethod
-    def _from_raw_gram(cls, X, centered, head):
-        """One-shot ``X^T X`` with a mean correction, or None where it would lose digits."""
+    def _from_shifted_blocks(cls, X, sample_weight, centered):
+        """The one-pass route of :meth:`from_rows`, or None where it would lose digits."""
         n_rows, d = X.shape
-        sums = np.zeros(d)
-        for start in range(0, n_rows, 1 << 16):  # blocked sums: near-pairwise accuracy
-            sums += X[start : start + (1 << 16)].sum(axis=0)
-        mean = sums / n_rows
-        limit = cls._RAW_MAX_MEAN2_OVER_VAR
-        if centered and np.any(mean * mean > limit * (np.diag(head.C) / head.n)):
-            return None  # the first block already shows a large mean: skip the wasted pass
-        C = np.triu(cls._syrk(X))
-        C += np.triu(C, 1).T
+        step = block_rows(d + 1, target_bytes=1 << 21)
+        fill = getattr(X, "fill_shifted", None)
+        if fill is None:
+
+            def fill(start, stop, out, shift):
+                np.subtract(X[start:stop], shift, out=out)
+
+        shift = np.zeros(d)
         if centered:
-            C -= n_rows * np.outer(mean, mean)
-            if np.any(mean * mean > limit * (np.diag(C) / n_rows)):
+            head = np.asarray(X[0:step], dtype=np.float64)
+            # a column constant over the first block shifts by its value (exact)
+            constant = head.max(axis=0) == head.min(axis=0)
+            shift = np.where(constant, head[0], head.mean(axis=0))
+        buf = np.empty((min(step, n_rows), d + 1))
+        C = None
+        for start in range(0, n_rows, step):
+            stop = min(start + step, n_rows)
+            work = buf[: stop - start]
+            fill(start, stop, work[:, :d], shift)
+            if sample_weight is None:
+                work[:, d] = 1.0
+            else:
+                root = np.sqrt(np.asarray(sample_weight[start:stop], dtype=np.float64))
+                work[:, :d] *= root[:, np.newaxis]
+                work[:, d] = root
+            C = cls._syrk(work, C)
+        C = np.triu(C)
+        C += np.triu(C, 1).T
+        n = C[d, d]
+        if n == 0:
+            return cls(0.0, np.zeros(d), np.zeros((d, d)), centered)
+        delta = C[:d, d] / n  # weighted mean minus the shift
+        G = C[:d, :d]
+        mean = shift + delta
+        if centered:
+            G -= n * np.outer(delta, delta)
+            variance = np.diag(G) / n
+            if np.any(delta * delta > cls._MAX_SHIFT2_OVER_VAR * variance):
                 return None
-        return cls(n_rows, mean, C, centered)
+        return cls(n, mean, np.ascontiguousarray(G), centered)
 
     def merge(self, other):
         """The cross-products of both row sets together (pairwise update, exact if one is empty)."""

@@ -210,26 +210,35 @@ def test_pca_large_mean_covariance_eigh():
     np.testing.assert_allclose(ours.explained_variance_, expected, rtol=1e-6)
 
 
-@pytest.mark.parametrize("shift", [0.0, 1e7], ids=["one-shot-gram", "centred-blocks"])
-def test_pca_covariance_eigh_many_rows(shift, monkeypatch):
-    # enough rows on the last rank for CrossProducts' one-shot X^T X path; with a
-    # large mean it must fall back to centred blocks and stay accurate
+@pytest.mark.parametrize(
+    "shift, one_pass",
+    [(0.0, True), (1e7, True), (0.0, False)],
+    ids=["one-pass", "large-mean-one-pass", "exact-blocks"],
+)
+def test_pca_covariance_eigh_many_rows(shift, one_pass, monkeypatch):
+    # enough rows for several blocks: CrossProducts' one-pass route (Gram about the
+    # first block's mean) is kept for a large mean; when its guard refuses (forced
+    # here: a first block > 10 std from the mean needs > 100 blocks of rows), the
+    # exact per-block route gives the same answer
     from skspmd._stats import CrossProducts
 
+    if not one_pass:
+        monkeypatch.setattr(CrossProducts, "_MAX_SHIFT2_OVER_VAR", -np.inf)
+
     outcomes = []
-    raw = CrossProducts._from_raw_gram.__func__
+    shifted = CrossProducts._from_shifted_blocks.__func__
 
     def spy(cls, *args):
-        result = raw(cls, *args)
+        result = shifted(cls, *args)
         outcomes.append(result is not None)
         return result
 
-    monkeypatch.setattr(CrossProducts, "_from_raw_gram", classmethod(spy))
+    monkeypatch.setattr(CrossProducts, "_from_shifted_blocks", classmethod(spy))
     rng = np.random.default_rng(11)
     X = rng.standard_normal((6000, 300)) * np.linspace(3.0, 1.0, 300) + shift
     ours = SPMDPCA(n_components=5, svd_solver="covariance_eigh").fit(local("uneven", X))
     if RANK == SIZE - 1:
-        assert outcomes == [shift == 0.0]
+        assert outcomes == [one_pass]
     Xc = X - X.mean(axis=0)
     expected = np.linalg.eigvalsh(Xc.T @ Xc / (X.shape[0] - 1))[::-1][:5]
     np.testing.assert_allclose(ours.explained_variance_, expected, rtol=1e-9)

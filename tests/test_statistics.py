@@ -160,3 +160,43 @@ def test_pandas_feature_names_and_output():
     out = scaler.transform(X)
     assert isinstance(out, pd.DataFrame)
     np.testing.assert_allclose(gather_rows(out.to_numpy()).mean(0), 0, atol=1e-12)
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("route", ["one-pass", "exact-blocks"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("centered", [False, True])
+@pytest.mark.parametrize(
+    "case", ["normal", "large-mean", "constant-columns", "sorted", "float32", "few-rows"]
+)
+def test_cross_products_match_exact(case, centered, weighted, route, monkeypatch):
+    """CrossProducts (one-pass shifted route, or the exact one) against extended precision."""
+    from skspmd._stats import CrossProducts
+
+    if route == "exact-blocks":
+        monkeypatch.setattr(CrossProducts, "_from_shifted_blocks", classmethod(lambda *a: None))
+
+    rng = np.random.default_rng(5)
+    n = 7 if case == "few-rows" else 9000
+    X = rng.standard_normal((n, 6)) * [1.0, 2.0, 0.5, 3.0, 1.0, 1.0]
+    if case == "large-mean":
+        X += 1e8
+    elif case == "constant-columns":
+        X[:, 1] = 0.3
+        X[:, 4] = -7.1e5
+    elif case == "sorted":
+        X = X[np.argsort(X[:, 2])]
+    elif case == "float32":
+        X = X.astype(np.float32)
+    w = rng.uniform(0.0, 2.0, n) if weighted else np.ones(n)
+    cp = CrossProducts.from_rows(X, w if weighted else None, centered=centered)
+    Xl, wl = X.astype(np.longdouble), w.astype(np.longdouble)  # extended-precision reference
+    mean = (wl @ Xl) / wl.sum()
+    Z = Xl - mean if centered else Xl
+    expected = ((Z * wl[:, None]).T @ Z).astype(np.float64)
+    mean = mean.astype(np.float64)
+    assert cp.n == pytest.approx(w.sum(), rel=1e-13)
+    np.testing.assert_allclose(cp.mean, mean, rtol=1e-12, atol=1e-12 * np.abs(mean).max())
+    diag = np.diag(expected)
+    bound = (1e-9 if centered else 1e-12) * np.sqrt(np.outer(diag, diag)) + 1e-13 * diag.max()
+    np.testing.assert_array_less(np.abs(cp.C - expected), bound)

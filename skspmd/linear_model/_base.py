@@ -88,6 +88,15 @@ class _RowBlocks:
             block *= self.sqrt_w[rows][:, None]
         return block
 
+    def fill_shifted(self, start, stop, out, shift):
+        """Write rows ``[start, stop)`` minus ``shift`` into ``out`` (no temporary)."""
+        if self.mean is not None:
+            shift = shift + self.mean
+        np.subtract(self.X[start:stop], shift[: self.p], out=out[:, : self.p])
+        np.subtract(self.Y[start:stop], shift[self.p :], out=out[:, self.p :])
+        if self.sqrt_w is not None:
+            out *= self.sqrt_w[start:stop, None]
+
     def __len__(self):
         return self.shape[0]
 
