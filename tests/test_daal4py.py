@@ -171,6 +171,28 @@ def test_pca(method, split, shared_tmp_path):
     assert_same_on_all_ranks(res.eigenvalues, res.eigenvectors)
 
 
+@pytest.mark.parametrize("method", ["correlationDense", "svdDense"])
+def test_pca_constant_feature_and_float32_as_scaler_then_pca(method):
+    """A constant column is scaled by 1 (StandardScaler's rule): zero eigenvalue, as sklearn."""
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    X = data(7)
+    X[:, 1] = 2.5
+    res = d4p.pca(method=method, distributed=True).compute(local("uneven", X))
+    Z = StandardScaler().fit_transform(X)
+    ref = PCA(svd_solver="full").fit(Z)
+    n = X.shape[0]
+    np.testing.assert_allclose(
+        res.eigenvalues.ravel(), ref.explained_variance_ * (n - 1) / n, rtol=1e-10, atol=1e-12
+    )
+    assert abs(res.eigenvalues.ravel()[-1]) <= 1e-12 * res.eigenvalues.ravel()[0]
+    np.testing.assert_allclose(res.eigenvectors[:-1], ref.components_[:-1], atol=1e-9)
+    res32 = d4p.pca(fptype="float", method=method, distributed=True).compute(local("uneven", X))
+    assert res32.eigenvalues.dtype == np.float32
+    np.testing.assert_allclose(res32.eigenvalues, res.eigenvalues, rtol=1e-4, atol=1e-5)
+
+
 def test_pca_n_components_and_defaults():
     X = data(5)
     res = d4p.pca(nComponents=2, distributed=True).compute(local("uneven", X))

@@ -1,7 +1,9 @@
 """pca, svd and qr over SPMDStandardScaler + SPMDPCA and skspmd.linalg."""
 
 import numpy as np
+from sklearn.utils.extmath import svd_flip
 
+from .._comm import agree_on_errors, ensure_threads, get_comm
 from ._core import (
     Algorithm,
     Result,
@@ -27,10 +29,12 @@ class pca_result(Result):
 class pca(Algorithm):
     """Principal component analysis of the correlation matrix: daal4py's ``pca``.
 
-    Built on :class:`skspmd.SPMDStandardScaler` and
-    :class:`skspmd.decomposition.SPMDPCA`: the data are standardised with the
-    global mean and standard deviation, then SPMDPCA computes the components
-    of the standardised data.
+    ``'correlationDense'`` is built on the merged cross-products that
+    :class:`skspmd.SPMDEmpiricalCovariance` computes (one pass), scaled to the
+    global correlation matrix; ``'svdDense'`` standardises the data with
+    :class:`skspmd.SPMDStandardScaler` (global mean and standard deviation)
+    and runs :class:`skspmd.decomposition.SPMDPCA` on them. Both give what
+    scikit-learn's PCA of the standardised data gives.
 
     Parameters
     ----------
@@ -38,8 +42,8 @@ class pca(Algorithm):
         Precision of the computation (the input is converted).
     method : {'correlationDense', 'defaultDense', 'svdDense'}, default='correlationDense'
         ``'correlationDense'`` (alias ``'defaultDense'``): eigendecomposition
-        of the correlation matrix (SPMDPCA ``svd_solver='covariance_eigh'`` on
-        the standardised data; one pass, fastest). ``'svdDense'``: SVD of the
+        of the correlation matrix (the covariance of the merged cross-products
+        scaled by the standard deviations; one pass, fastest). ``'svdDense'``: SVD of the
         standardised data (SPMDPCA ``svd_solver='full'``, a distributed TSQR;
         more accurate for the small eigenvalues). Both give the eigenvalues
         and eigenvectors of the global correlation matrix, for any number of
@@ -76,9 +80,10 @@ class pca(Algorithm):
     own mean and standard deviation, so its eigenvalues change with the
     number of ranks; here both methods give the global answer.
 
-    Distributed semantics: three passes over this rank's rows (moments,
-    standardise, cross-products or TSQR); communication is a few collectives
-    of ``p x p`` matrices, independent of the number of rows.
+    Distributed semantics: ``'correlationDense'`` reads this rank's rows once
+    (cross-products); ``'svdDense'`` three times (moments, standardise,
+    TSQR). Communication is a few collectives of ``p x p`` matrices,
+    independent of the number of rows.
 
     Examples
     --------
@@ -128,29 +133,24 @@ class pca(Algorithm):
         self.normalization = None
 
     def _run(self, inputs, **_):
-        from ..decomposition import SPMDPCA
-        from ..preprocessing import SPMDStandardScaler
-
         X = inputs["data"]
         p = X.shape[1]
         k = self.nComponents if self.nComponents > 0 else None
         if k is not None and k > p:
             raise ValueError(f"pca: nComponents={k} is larger than the number of features {p}")
-        scaler = SPMDStandardScaler(copy="data" not in inputs.owned).fit(X)
-        Z = scaler.transform(X)
-        solver = "full" if self.method == "svdDense" else "covariance_eigh"
-        est = SPMDPCA(n_components=k, svd_solver=solver).fit(Z)
-        n = est.n_samples_
-        dtype = est.explained_variance_.dtype
-        eigenvalues = row(est.explained_variance_ * dtype.type((n - 1) / n))
-        means = row(scaler.mean_, dtype) if "mean" in self._flags else None
+        if self.method == "svdDense":
+            n, dtype, mean, var, eigenvalues, components = self._svd_dense(X, k, inputs)
+        else:
+            n, dtype, mean, var, eigenvalues, components = _correlation_eigh(X, k)
+        eigenvalues = row(eigenvalues, dtype)
+        means = row(mean, dtype) if "mean" in self._flags else None
         variances = None
         if "variance" in self._flags:
             with np.errstate(divide="ignore", invalid="ignore"):
-                variances = row(scaler.var_ * (n / (n - 1)), dtype)
+                variances = row(var * (n / (n - 1)), dtype)
         return pca_result(
             eigenvalues=eigenvalues,
-            eigenvectors=np.ascontiguousarray(est.components_),
+            eigenvectors=np.ascontiguousarray(components, dtype=dtype),
             means=means,
             variances=variances,
             dataForTransform={
@@ -159,6 +159,59 @@ class pca(Algorithm):
                 "eigenvalue": eigenvalues if "eigenvalue" in self._flags else None,
             },
         )
+
+
+    @staticmethod
+    def _svd_dense(X, k, inputs):
+        """SPMDPCA ``svd_solver='full'`` (TSQR) of the data standardised by SPMDStandardScaler."""
+        from ..decomposition import SPMDPCA
+        from ..preprocessing import SPMDStandardScaler
+
+        scaler = SPMDStandardScaler(copy="data" not in inputs.owned).fit(X)
+        est = SPMDPCA(n_components=k, svd_solver="full").fit(scaler.transform(X))
+        n = est.n_samples_
+        dtype = est.explained_variance_.dtype
+        eigenvalues = est.explained_variance_ * dtype.type((n - 1) / n)
+        return n, dtype, scaler.mean_, scaler.var_, eigenvalues, est.components_
+
+
+def _correlation_eigh(X, k):
+    """Eigenpairs of the global correlation matrix from one pass of cross-products.
+
+    The merged centred cross-products (one pass over the rows, as
+    SPMDEmpiricalCovariance computes them) scaled by the standard deviations,
+    with StandardScaler's rule for constant features (scale 1, so their rows
+    and columns are zero). Its eigenvalues are those of scikit-learn's PCA of
+    the standardised data times ``(n - 1) / n``; the eigenvectors follow
+    PCA's sign rule (largest-magnitude entry positive) and are rank 0's, on
+    every rank. Returns ``(n, dtype, mean, ddof-0 variances, eigenvalues,
+    eigenvectors as rows)``.
+    """
+    from .._stats import CrossProducts
+    from .._validation import validate_spmd_data
+    from ..covariance import SPMDEmpiricalCovariance
+    from ..linalg import _replicate
+    from ..preprocessing._data import _constant_features
+
+    comm = get_comm()
+    ensure_threads(comm)
+    X, data = validate_spmd_data(
+        SPMDEmpiricalCovariance(), X, comm=comm, dtype=[np.float64, np.float32]
+    )
+    with agree_on_errors(comm):
+        cp = CrossProducts.from_rows(X, centered=True)
+    cp = cp.allreduce(comm)
+    n = data.n_samples
+    var = np.diag(cp.C) / cp.n  # ddof=0, as the scaler
+    var = np.maximum(var, 0.0)
+    scale = np.sqrt(var)
+    scale[_constant_features(var, cp.mean, n)] = 1.0
+    corr = cp.C / cp.n / np.outer(scale, scale)
+    values, vectors = np.linalg.eigh(corr)
+    values, Vt = _replicate([values[::-1], vectors[:, ::-1].T], comm)
+    values[values < 0.0] = 0.0
+    _, Vt = svd_flip(None, Vt, u_based_decision=False)
+    return n, X.dtype, cp.mean, var, values[:k], Vt[:k]
 
 
 _SINGULAR_MATRIX = ("", "requiredInPackedForm", "notRequired")
