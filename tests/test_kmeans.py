@@ -305,3 +305,21 @@ def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check(estimator)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_verbose_prints_sklearns_inertia_per_iteration(split, capsys):
+    """Verbose mode: rank 0 prints the global inertia of every iteration, as sklearn does."""
+    import re
+
+    X = _blobs(n=300, d=3, k=4, std=2.5, seed=4)
+    KMeans(4, n_init=1, random_state=0, verbose=1).fit(X)
+    expected = [float(v) for v in re.findall(r"inertia ([0-9.e+-]+)\.\n", capsys.readouterr().out)]
+    SPMDKMeans(4, n_init=1, random_state=0, verbose=1).fit(local(split, X))
+    printed = capsys.readouterr().out
+    got = [float(v) for v in re.findall(r"inertia ([0-9.e+-]+)\.\n", printed)]
+    if RANK == 0:
+        assert len(expected) > 1
+        np.testing.assert_allclose(got, expected, rtol=1e-10)
+    else:
+        assert got == []

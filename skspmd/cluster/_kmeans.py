@@ -124,7 +124,7 @@ def _kernel_threads():
     return num_threads() or _openmp_effective_n_threads()
 
 
-def _assign(X, centers, block, out=None, weights=None, n_threads=None):
+def _assign(X, centers, block, out=None, weights=None):
     """Labels of the nearest center for every row (int32), into ``out`` if given.
 
     scikit-learn's compiled E-step (``lloyd_iter_chunked_dense`` / ``_sparse``
@@ -146,28 +146,33 @@ def _assign(X, centers, block, out=None, weights=None, n_threads=None):
             weight_in_clusters=None,
             labels=labels,
             center_shift=np.zeros(centers.shape[0], dtype=X.dtype),
-            n_threads=_kernel_threads() if n_threads is None else n_threads,
+            n_threads=_kernel_threads(),
             update_centers=False,
         )
         return labels
+    for start, stop, _, new in _nearest_blocks(X, centers, block):
+        labels[start:stop] = new
+    return labels
+
+
+def _nearest_blocks(X, centers, block):
+    """``(start, stop, distances, labels)`` of :func:`_nearest_block` for each block of rows.
+
+    The distances live in one reused buffer: use them before the next block.
+    """
     neg2_t = np.ascontiguousarray((-2.0 * centers).T)
     c_sq = _row_norms_sq(centers)
     buf = np.empty((block, centers.shape[0]), dtype=X.dtype)
     for start in range(0, X.shape[0], block):
         stop = min(start + block, X.shape[0])
-        labels[start:stop] = _nearest_block(X[start:stop], neg2_t, c_sq, buf)[1]
-    return labels
+        dist, new = _nearest_block(X[start:stop], neg2_t, c_sq, buf)
+        yield start, stop, dist, new
 
 
 def _assign_with_inertia(X, weights, x_sq, centers, block, out):
     """Labels into ``out`` and the weighted inertia ``sum w ||x - c||^2`` (verbose mode)."""
-    neg2_t = np.ascontiguousarray((-2.0 * centers).T)
-    c_sq = _row_norms_sq(centers)
-    buf = np.empty((block, centers.shape[0]), dtype=X.dtype)
     inertia = 0.0
-    for start in range(0, X.shape[0], block):
-        stop = min(start + block, X.shape[0])
-        dist, new = _nearest_block(X[start:stop], neg2_t, c_sq, buf)
+    for start, stop, dist, new in _nearest_blocks(X, centers, block):
         out[start:stop] = new
         nearest = np.take_along_axis(dist, new[:, None], axis=1)[:, 0]
         inertia += float(weights[start:stop] @ np.maximum(nearest + x_sq[start:stop], 0))
