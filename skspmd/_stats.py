@@ -21,7 +21,7 @@ back to the per-block Chan route when the shift is too far from the mean.
 import numpy as np
 import scipy.sparse as sp
 
-from ._comm import allgather_array, allreduce, get_comm
+from ._comm import agree_on_errors, allgather_array, allreduce, get_comm
 
 __all__ = ["CrossProducts", "GroupSums", "Moments", "block_rows"]
 
@@ -233,6 +233,18 @@ class CrossProducts:
             if out is not None:
                 return out
         return cls._from_blocks(X, sample_weight, centered)
+
+    @classmethod
+    def merged(cls, X, sample_weight=None, centered=True, comm=None):
+        """Every rank's cross-products merged, identical on every rank (collective).
+
+        :meth:`from_rows` on this rank's rows (a failure on any rank raises
+        on every rank), then :meth:`allreduce`.
+        """
+        comm = comm or get_comm()
+        with agree_on_errors(comm):
+            local = cls.from_rows(X, sample_weight, centered=centered)
+        return local.allreduce(comm)
 
     @staticmethod
     def _syrk(A, C=None):

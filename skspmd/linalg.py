@@ -70,7 +70,13 @@ _TSQR_MAX_FEATURES = 1000
 
 
 def _replicate(arrays, comm):
-    """Rank 0's values of float64 ``arrays`` on every rank (one ``Bcast``)."""
+    """Rank 0's values of float64 ``arrays`` on every rank (one ``Bcast``).
+
+    Every rank finishes a model from bitwise identical merged statistics;
+    broadcasting the few finished numbers from rank 0 keeps the model
+    identical even where LAPACK might round differently (another CPU kind
+    or thread count on another node). Shapes must agree on every rank.
+    """
     arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
     if comm.Get_size() == 1:
         return arrays
@@ -81,6 +87,19 @@ def _replicate(arrays, comm):
         out.append(flat[start : start + a.size].reshape(a.shape))
         start += a.size
     return out
+
+
+def _descending_eigh(M, comm):
+    """Eigenpairs of the symmetric ``M`` by decreasing eigenvalue, rank 0's on every rank.
+
+    Returns ``(values, Vt)``: the eigenvalues clipped at 0 (``M`` is a
+    positive semi-definite Gram, covariance or correlation matrix; negative
+    values are round-off) and the eigenvectors as rows.
+    """
+    values, vectors = np.linalg.eigh(M)
+    values, Vt = _replicate([values[::-1], vectors[:, ::-1].T], comm)
+    values[values < 0.0] = 0.0
+    return values, Vt
 
 
 def _all_agree(ok, comm):

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils.extmath import svd_flip
 
-from .._comm import agree_on_errors, ensure_threads, get_comm
+from .._comm import ensure_threads, get_comm
 from ._core import (
     Algorithm,
     Result,
@@ -190,7 +190,7 @@ def _correlation_eigh(X, k):
     from .._stats import CrossProducts
     from .._validation import validate_spmd_data
     from ..covariance import SPMDEmpiricalCovariance
-    from ..linalg import _replicate
+    from ..linalg import _descending_eigh
     from ..preprocessing._data import _constant_features
 
     comm = get_comm()
@@ -198,18 +198,14 @@ def _correlation_eigh(X, k):
     X, data = validate_spmd_data(
         SPMDEmpiricalCovariance(), X, comm=comm, dtype=[np.float64, np.float32]
     )
-    with agree_on_errors(comm):
-        cp = CrossProducts.from_rows(X, centered=True)
-    cp = cp.allreduce(comm)
+    cp = CrossProducts.merged(X, centered=True, comm=comm)
     n = data.n_samples
     var = np.diag(cp.C) / cp.n  # ddof=0, as the scaler
     var = np.maximum(var, 0.0)
     scale = np.sqrt(var)
     scale[_constant_features(var, cp.mean, n)] = 1.0
     corr = cp.C / cp.n / np.outer(scale, scale)
-    values, vectors = np.linalg.eigh(corr)
-    values, Vt = _replicate([values[::-1], vectors[:, ::-1].T], comm)
-    values[values < 0.0] = 0.0
+    values, Vt = _descending_eigh(corr, comm)
     _, Vt = svd_flip(None, Vt, u_based_decision=False)
     return n, X.dtype, cp.mean, var, values[:k], Vt[:k]
 

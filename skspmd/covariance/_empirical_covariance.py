@@ -97,9 +97,7 @@ class SPMDEmpiricalCovariance(LocalRowsMixin, EmpiricalCovariance):
         comm = get_comm()
         ensure_threads(comm)
         X, data = validate_spmd_data(self, X, comm=comm)
-        with agree_on_errors(comm):
-            cp = CrossProducts.from_rows(X, centered=not self.assume_centered)
-        cp = cp.allreduce(comm)
+        cp = CrossProducts.merged(X, centered=not self.assume_centered, comm=comm)
         if data.n_samples == 1:
             warnings.warn(
                 "Only one sample available. You may want to reshape your data array"
@@ -132,6 +130,6 @@ class SPMDEmpiricalCovariance(LocalRowsMixin, EmpiricalCovariance):
         comm = get_comm()
         X_test, _ = validate_spmd_data(self, X_test, reset=False, comm=comm)
         with agree_on_errors(comm):
-            cp = CrossProducts.from_rows(X_test - self.location_, centered=False)
-        cp = cp.allreduce(comm)
+            X_test = X_test - self.location_
+        cp = CrossProducts.merged(X_test, centered=False, comm=comm)
         return log_likelihood(cp.C / cp.n, self.get_precision())

@@ -12,7 +12,7 @@ from .._base import LocalRowsMixin
 from .._comm import agree_on_errors, allgather_array, allreduce, ensure_threads, get_comm
 from .._stats import CrossProducts
 from .._validation import validate_spmd_data
-from ..linalg import _arpack_svd, _exact_svd, _randomized_svd, _replicate
+from ..linalg import _arpack_svd, _descending_eigh, _exact_svd, _randomized_svd
 
 __all__ = ["SPMDPCA"]
 
@@ -273,14 +273,10 @@ class SPMDPCA(LocalRowsMixin, PCA):
             )
 
         if solver == "covariance_eigh":
-            with agree_on_errors(comm):
-                cp = CrossProducts.from_rows(X, centered=True)
-            cp = cp.allreduce(comm)
+            cp = CrossProducts.merged(X, centered=True, comm=comm)
             mean = cp.mean
             with np.errstate(divide="ignore", invalid="ignore"):
-                eigenvals, eigenvecs = np.linalg.eigh(cp.C / (n - 1))
-            eigenvals, Vt = _replicate([eigenvals[::-1], eigenvecs[:, ::-1].T], comm)
-            eigenvals[eigenvals < 0.0] = 0.0
+                eigenvals, Vt = _descending_eigh(cp.C / (n - 1), comm)
             explained_variance = eigenvals
             with np.errstate(invalid="ignore"):
                 S = np.sqrt(eigenvals * (n - 1))

@@ -38,13 +38,12 @@ from .._base import LocalRowsMixin
 from .._comm import (
     agree_on_errors,
     allgather_array,
-    bcast_array,
     ensure_threads,
     get_comm,
 )
 from .._stats import CrossProducts, Moments, block_rows
 from .._validation import validate_spmd_data
-from ..linalg import _tsqr_r
+from ..linalg import _replicate, _tsqr_r
 
 __all__ = ["SPMDLinearRegression"]
 
@@ -200,11 +199,9 @@ def _centered_gram(X, Y, sample_weight, fit_intercept, comm):
     blocks, one BLAS ``syrk`` each) and two small collectives. Raises on every
     rank when all weights are zero.
     """
-    with agree_on_errors(comm):
-        cp = CrossProducts.from_rows(
-            _RowBlocks(X, Y, order="C"), sample_weight, centered=fit_intercept
-        )
-    cp = cp.allreduce(comm)
+    cp = CrossProducts.merged(
+        _RowBlocks(X, Y, order="C"), sample_weight, centered=fit_intercept, comm=comm
+    )
     if sample_weight is not None:
         _check_total_weight(cp.n)
     mean = cp.mean if fit_intercept else np.zeros_like(cp.mean)
@@ -239,25 +236,6 @@ def _r_from_gram(C, n_features, max_cond=None):
         return None
     Z = scipy.linalg.solve_triangular(R_xx, Xy, trans="T", check_finite=False)
     return R_xx, Z
-
-
-def _replicate(comm, *arrays):
-    """Rank 0's values of the given float arrays, on every rank (one small ``Bcast``).
-
-    Every rank finalizes the model from bitwise identical merged statistics;
-    broadcasting the few finished numbers from rank 0 makes the fitted model
-    identical even where LAPACK might round differently (another CPU kind or
-    thread count on another node). Shapes must agree on every rank.
-    """
-    if comm.Get_size() == 1:
-        return arrays
-    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
-    flat = bcast_array(np.concatenate([a.ravel() for a in arrays]), root=0, comm=comm)
-    out, start = [], 0
-    for a in arrays:
-        out.append(flat[start : start + a.size].reshape(a.shape))
-        start += a.size
-    return tuple(out)
 
 
 def _as_targets(y):
@@ -488,13 +466,13 @@ class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
         R_xx, Z, mean = self._small_system(X, Y, data, comm)
 
         if self.positive:
-            (coef,) = _replicate(comm, _nnls_columns(R_xx, Z, self.n_jobs))
+            (coef,) = _replicate([_nnls_columns(R_xx, Z, self.n_jobs)], comm)
             for name in ("rank_", "singular_"):
                 if hasattr(self, name):
                     delattr(self, name)
         else:
             coef, rank, s = _lstsq_from_r(R_xx, Z, self.tol)
-            coef, rank, s = _replicate(comm, coef.T, rank, s)
+            coef, rank, s = _replicate([coef.T, rank, s], comm)
             self.rank_ = int(rank)
             self.singular_ = s[: min(data.n_samples, n_features)].astype(X.dtype)
         _set_coef_and_intercept(self, coef, mean, n_features, np.ndim(y), X.dtype)
@@ -514,7 +492,7 @@ class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
         n_features, n_targets = X.shape[1], Y.shape[1]
         mean, C = _centered_gram(X, Y, data.sample_weight, self.fit_intercept, comm)
         gram = _r_from_gram(C, n_features)
-        (use_gram,) = _replicate(comm, gram is not None)
+        (use_gram,) = _replicate([gram is not None], comm)
         if bool(use_gram):
             if gram is None:  # only when this rank's LAPACK disagrees with rank 0's
                 gram = (np.eye(n_features), np.zeros((n_features, n_targets)))

@@ -7,11 +7,11 @@ from sklearn.linear_model import Ridge
 
 from .._base import LocalRowsMixin
 from .._comm import ensure_threads, get_comm
+from ..linalg import _replicate
 from ._base import (
     _as_targets,
     _centered_gram,
     _centered_r,
-    _replicate,
     _GlobalR2Mixin,
     _set_coef_and_intercept,
     _validate_regression_data,
@@ -232,7 +232,7 @@ class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, Ridge):
             failed = coef is None
             if failed:
                 coef = np.zeros((Y.shape[1], n_features))
-            failed, coef = _replicate(comm, failed, coef)  # rank 0 decides
+            failed, coef = _replicate([failed, coef], comm)  # rank 0 decides
             if failed:
                 solver = "svd"  # not positive definite: sklearn's fallback
                 coef = None
@@ -245,7 +245,7 @@ class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, Ridge):
                 coef = _ridge_nnls(R_xx, Z, alphas)
             else:
                 coef = _ridge_svd(R_xx, Z, alphas)
-            (coef,) = _replicate(comm, coef)
+            (coef,) = _replicate([coef], comm)
 
         self.n_iter_ = None
         self.solver_ = solver
