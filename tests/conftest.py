@@ -340,6 +340,28 @@ def comm():
 
 
 @pytest.fixture
+def one_blas_thread():
+    """Small matrices: a second BLAS thread only costs time on a busy machine."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@pytest.fixture
+def one_thread_under_mpi():
+    """Under mpiexec every rank also fits the sklearn reference: keep its BLAS and
+    OpenMP threads from oversubscribing the cores the ranks share."""
+    if WORLD.Get_size() == 1:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture
 def shared_tmp_path(tmp_path):
     """A directory every rank of the job sees (rank 0's ``tmp_path``)."""
     path = WORLD.bcast(str(tmp_path) if WORLD.Get_rank() == 0 else None, root=0)

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 import scipy.sparse as sp
 from helpers import SPLITS, WORLD, assert_replicated, gather_rows, local
 from sklearn.datasets import load_digits
@@ -14,11 +13,7 @@ from skspmd.decomposition import SPMDPCA, SPMDTruncatedSVD
 RANK, SIZE = WORLD.Get_rank(), WORLD.Get_size()
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    # small matrices: a second BLAS thread only costs time on a busy machine
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 # distinct, well separated variances along random directions, non-zero mean
 _rng = np.random.default_rng(0)

@@ -17,17 +17,7 @@ RANK, SIZE = WORLD.Get_rank(), WORLD.Get_size()
 LAST = SIZE - 1
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_under_mpi():
-    # under mpiexec every rank also fits the sklearn reference: keep its
-    # OpenMP/BLAS threads from oversubscribing the cores the ranks share
-    if SIZE == 1:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread_under_mpi")
 
 
 def _blobs(n=300, d=4, k=5, seed=0, std=1.0):

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 from helpers import SPLITS, WORLD, gather_rows, local
 
 from skspmd.linalg import qr, svd
@@ -10,11 +9,7 @@ from skspmd.linalg import qr, svd
 RANK, SIZE = WORLD.Get_rank(), WORLD.Get_size()
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    # small matrices: a second BLAS thread only costs time on a busy machine
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def _matrix(n, d, cond=None, seed=0):

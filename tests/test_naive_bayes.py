@@ -16,17 +16,7 @@ LAST = SIZE - 1
 DIGITS_X, DIGITS_Y = load_digits(return_X_y=True)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_under_mpi():
-    # under mpiexec every rank also fits the sklearn reference: keep its BLAS
-    # threads from oversubscribing the cores the ranks share
-    if SIZE == 1:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread_under_mpi")
 ORDER = np.argsort(DIGITS_Y, kind="stable")
 
 
