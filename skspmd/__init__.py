@@ -8,7 +8,8 @@ daal4py's SPMD function interface.
 """
 
 from . import io, linalg, model_selection, pipeline
-from ._comm import SPMDError, comm_context, get_comm, set_num_threads
+from ._comm import SPMDError, comm_context, get_comm
+from ._threads import set_num_threads
 from .cluster import SPMDKMeans
 from .covariance import SPMDEmpiricalCovariance
 from .decomposition import SPMDPCA, SPMDTruncatedSVD

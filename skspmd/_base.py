@@ -1,4 +1,11 @@
-"""What every skspmd estimator shares: row-wise methods that accept zero rows.
+"""What every skspmd estimator shares: the collective fit preamble and row-wise
+methods that accept zero rows.
+
+:func:`spmd_fit` decorates every collective ``fit``/``partial_fit``: it is
+scikit-learn's own fit context (parameter validation that honours
+``sklearn.set_config(skip_parameter_validation=True)``, skipped nested
+validation, the partial_fit rule), followed by the BLAS threads of this rank
+for the communicator in use.
 
 A rank may hold zero rows (contract point 1). scikit-learn's row-wise methods
 reject an empty array, which in a pipeline would make one rank fail while the
@@ -12,7 +19,41 @@ import functools
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["LocalRowsMixin"]
+from ._comm import get_comm
+from ._compat import _fit_context
+from ._threads import ensure_threads
+
+__all__ = ["LocalRowsMixin", "spmd_fit"]
+
+
+def spmd_fit(fit_method=None, *, prefer_skip_nested_validation=True):
+    """Decorate a collective ``fit``/``partial_fit``/``fit_transform``.
+
+    The method runs inside scikit-learn's fit context (``_fit_context``):
+    the parameters are validated against ``_parameter_constraints`` unless
+    ``skip_parameter_validation`` is set, or the method is a ``partial_fit``
+    of a fitted estimator; nested validation is skipped as in scikit-learn's
+    estimators. Then the default BLAS threads of this rank are applied for
+    the communicator in use (:func:`skspmd._threads.ensure_threads`, a
+    collective on its first call for a communicator). The decorated method
+    reads the communicator with :func:`skspmd.get_comm`.
+
+    Usable bare (``@spmd_fit``) or with the option
+    (``@spmd_fit(prefer_skip_nested_validation=False)``, for estimators that
+    take another estimator as a parameter).
+    """
+
+    def decorate(method):
+        @functools.wraps(method)
+        def with_threads(estimator, *args, **kwargs):
+            ensure_threads(get_comm())
+            return method(estimator, *args, **kwargs)
+
+        return _fit_context(prefer_skip_nested_validation=prefer_skip_nested_validation)(
+            with_threads
+        )
+
+    return decorate if fit_method is None else decorate(fit_method)
 
 ROW_WISE_METHODS = (
     "decision_function",

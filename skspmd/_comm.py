@@ -9,7 +9,6 @@ helper short-circuits, so a plain ``python script.py`` never pays for MPI.
 import contextlib
 import functools
 import importlib
-import os
 import time
 
 import numpy as np
@@ -18,15 +17,15 @@ from mpi4py import MPI
 __all__ = [
     "SPMDError",
     "agree_on_errors",
+    "all_agree",
     "allgather_array",
     "allgather_object",
     "allreduce",
     "bcast_array",
     "comm_context",
     "get_comm",
-    "num_threads",
     "raise_on_any",
-    "set_num_threads",
+    "replicate",
 ]
 
 _COMM_STACK = []
@@ -143,6 +142,40 @@ def allgather_object(obj, comm=None):
     return comm.allgather(obj)
 
 
+def replicate(arrays, comm=None):
+    """Rank 0's values of ``arrays`` on every rank, dtypes kept (one ``Bcast``).
+
+    Every rank finishes a model from bitwise identical merged statistics;
+    broadcasting the few finished numbers from rank 0 keeps the model
+    identical even where LAPACK might round differently (another CPU kind or
+    thread count on another node). The arrays travel as one byte buffer, so
+    an integer (a rank, an iteration count) stays an integer. Shapes and
+    dtypes must agree on every rank. Returns a list of arrays.
+    """
+    comm = comm or get_comm()
+    arrays = [np.asarray(a) for a in arrays]
+    if comm.Get_size() == 1:
+        return arrays
+    flat = np.concatenate(
+        [np.ascontiguousarray(a).reshape(-1).view(np.uint8) for a in arrays] + [np.empty(0, np.uint8)]
+    )
+    flat = bcast_array(flat, root=0, comm=comm)
+    out, start = [], 0
+    for a in arrays:
+        out.append(flat[start : start + a.nbytes].view(a.dtype).reshape(a.shape))
+        start += a.nbytes
+    return out
+
+
+def all_agree(ok, comm=None):
+    """True on every rank iff ``ok`` holds on every rank (one ``Allreduce`` of an int)."""
+    comm = comm or get_comm()
+    if comm.Get_size() == 1:
+        return bool(ok)
+    flag = allreduce(np.array([1 if ok else 0], dtype=np.int32), op=MPI.MIN, comm=comm)
+    return bool(flag[0])
+
+
 # ---------------------------------------------------------------------------
 # Collective error agreement
 # ---------------------------------------------------------------------------
@@ -229,90 +262,3 @@ def raise_on_any(condition, message, exc_type=ValueError, comm=None):
     with agree_on_errors(comm):
         if condition:
             raise exc_type(message)
-
-
-# ---------------------------------------------------------------------------
-# BLAS threads per rank
-# ---------------------------------------------------------------------------
-
-_THREADS = {"explicit": None, "configured": set(), "derived": None}
-
-
-def set_num_threads(n_threads):
-    """Set the number of BLAS threads this process uses (a local, per-rank setting).
-
-    Parameters
-    ----------
-    n_threads : int or None
-        Threads for BLAS/LAPACK on this rank. ``None`` returns to the default:
-        the cores of the node divided by the ranks of the communicator on it
-        (or ``SKSPMD_NUM_THREADS`` if set).
-    """
-    from threadpoolctl import threadpool_limits
-
-    if n_threads is not None:
-        n_threads = int(n_threads)
-        if n_threads < 1:
-            raise ValueError(f"n_threads must be >= 1, got {n_threads}")
-        threadpool_limits(limits=n_threads, user_api="blas")
-    _THREADS["explicit"] = n_threads
-    _THREADS["configured"].clear()
-    _THREADS["derived"] = None
-
-
-def num_threads():
-    """Threads this rank should use, or None for the library default.
-
-    The :func:`set_num_threads` value, else the per-rank count the last
-    :func:`ensure_threads` applied (``SKSPMD_NUM_THREADS``, or the node's
-    cores divided by its ranks). None in a size-1 job without either, where
-    libraries keep their own default (all cores), as with scikit-learn.
-    Compiled kernels with their own thread pool (OpenMP) take their thread
-    count from here.
-    """
-    if _THREADS["explicit"] is not None:
-        return _THREADS["explicit"]
-    return _THREADS["derived"]
-
-
-def _node_cores():
-    try:
-        return len(os.sched_getaffinity(0)) or os.cpu_count() or 1
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def ensure_threads(comm=None):
-    """Apply the default BLAS threads per rank, once per communicator.
-
-    Called at the start of every collective fit. The node is found with a
-    shared-memory split of the communicator (``MPI.COMM_TYPE_SHARED``), a
-    collective that every rank of ``comm`` reaches in its first fit on that
-    communicator. An explicit :func:`set_num_threads` or ``SKSPMD_NUM_THREADS``
-    takes precedence. Size-1 jobs keep the library default, as sklearn does.
-    """
-    comm = comm or get_comm()
-    key = comm.py2f()
-    if key in _THREADS["configured"]:
-        return
-    _THREADS["configured"].add(key)
-    if comm.Get_size() == 1:
-        local_ranks = 1
-    else:
-        node = comm.Split_type(MPI.COMM_TYPE_SHARED)
-        local_ranks = node.Get_size()
-        node.Free()
-    if _THREADS["explicit"] is not None:
-        return
-    env = os.environ.get("SKSPMD_NUM_THREADS")
-    if env:
-        n_threads = int(env)
-    elif local_ranks > 1:
-        n_threads = max(1, (os.cpu_count() or 1) // local_ranks)
-        n_threads = min(n_threads, _node_cores())
-    else:
-        return
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=n_threads, user_api="blas")
-    _THREADS["derived"] = n_threads

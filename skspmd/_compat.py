@@ -3,6 +3,7 @@
 Tested against the pinned range in ``pyproject.toml`` (scikit-learn >=1.6,<1.10).
 """
 
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 try:  # scikit-learn's compiled k-means E-step (labels of the nearest center)
@@ -20,6 +21,7 @@ except ImportError:  # pragma: no cover - a scikit-learn without them: NumPy ker
 
 __all__ = [
     "Interval",
+    "_fit_context",
     "StrOptions",
     "_openmp_effective_n_threads",
     "lloyd_iter_chunked_dense",

@@ -1,5 +1,6 @@
 """sklearn's estimator checks on every public estimator (size 1), plus API parity."""
 
+import inspect
 import pickle
 
 import numpy as np
@@ -78,8 +79,31 @@ def test_clone_and_pickle_roundtrip(est):
 
     X = np.random.default_rng(0).poisson(3.0, size=(30, 4)).astype(float)
     y = np.arange(30) % 3
-    fitted = clone(est).fit(X, y) if "y" in est.fit.__code__.co_varnames else clone(est).fit(X)
+    takes_y = inspect.signature(est.fit).parameters["y"].default is inspect.Parameter.empty
+    fitted = clone(est).fit(X, y) if takes_y else clone(est).fit(X)
     again = pickle.loads(pickle.dumps(fitted))
     for name in ("predict", "transform"):
         if hasattr(fitted, name):
             np.testing.assert_array_equal(getattr(again, name)(X), getattr(fitted, name)(X))
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("skip", [False, True], ids=["validate", "skip"])
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_fit_honours_skip_parameter_validation(est, skip, monkeypatch):
+    # every collective fit goes through spmd_fit, i.e. sklearn's fit context
+    import sklearn
+    from sklearn.base import clone
+
+    est = clone(est)
+    calls = []
+    original = type(est)._validate_params
+    monkeypatch.setattr(
+        type(est), "_validate_params", lambda self: calls.append(1) or original(self)
+    )
+    X = np.random.default_rng(0).poisson(3.0, size=(30, 4)).astype(float)
+    y = np.arange(30) % 3
+    takes_y = inspect.signature(est.fit).parameters["y"].default is inspect.Parameter.empty
+    with sklearn.config_context(skip_parameter_validation=skip):
+        est.fit(X, y) if takes_y else est.fit(X)
+    assert (len(calls) == 0) if skip else (len(calls) >= 1)

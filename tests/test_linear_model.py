@@ -431,11 +431,11 @@ def test_sparse_input_rejected(Est):
 
 def test_tsqr_r_matches_lapack():
     """The private TSQR gives the R of the whole matrix (non-negative diagonal)."""
-    from skspmd.linear_model._base import _tsqr_r
+    from skspmd._tsqr import tsqr_r
 
     A = np.random.default_rng(13).standard_normal((3000, 7))  # several 1024-row blocks
     counts = np.array(WORLD.allgather(len(local("uneven", A))))
-    R = _tsqr_r(local("uneven", A), counts, WORLD)
+    R = tsqr_r(local("uneven", A), counts, WORLD)
     ref = scipy.linalg.qr(A, mode="r")[0][:7]
     ref *= np.where(np.diag(ref) < 0, -1.0, 1.0)[:, None]
     np.testing.assert_allclose(R, ref, atol=1e-12 * np.abs(ref).max())

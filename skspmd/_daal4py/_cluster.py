@@ -211,7 +211,8 @@ class kmeans_init(Algorithm):
 
     def _seed(self, X, inputs):
         """SPMDKMeans's own seeding (k-means++ or random) on this rank's rows."""
-        from ..cluster._kmeans import _kmeans_plusplus, _one_blas_thread, _random_init, _Shard
+        from .._threads import one_blas_thread
+        from ..cluster._kmeans import _kmeans_plusplus, _random_init, _Shard
         from .._validation import SPMDData
 
         comm = inputs.comm
@@ -223,7 +224,7 @@ class kmeans_init(Algorithm):
         weights = np.ones(X.shape[0], dtype=X.dtype)
         n = inputs.n_samples
         shard = _Shard(X, weights, data, self.nClusters, comm, float(n), n)
-        with _one_blas_thread():
+        with one_blas_thread():
             if self.method == "randomDense":
                 centers, _ = _random_init(shard, self.nClusters, random_state)
             else:

@@ -18,7 +18,8 @@ import numpy as np
 from mpi4py import MPI
 
 from .. import io as _io
-from .._comm import agree_on_errors, comm_context, get_comm, set_num_threads
+from .._comm import agree_on_errors, comm_context, get_comm
+from .._threads import set_num_threads
 
 __all__ = [
     "Algorithm",

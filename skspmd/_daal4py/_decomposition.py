@@ -3,7 +3,8 @@
 import numpy as np
 from sklearn.utils.extmath import svd_flip
 
-from .._comm import ensure_threads, get_comm
+from .._comm import get_comm
+from .._threads import ensure_threads
 from ._core import (
     Algorithm,
     Result,
@@ -190,7 +191,7 @@ def _correlation_eigh(X, k):
     from .._stats import CrossProducts
     from .._validation import validate_spmd_data
     from ..covariance import SPMDEmpiricalCovariance
-    from ..linalg import _descending_eigh
+    from .._svd import descending_eigh
     from ..preprocessing._data import _constant_features
 
     comm = get_comm()
@@ -205,7 +206,7 @@ def _correlation_eigh(X, k):
     scale = np.sqrt(var)
     scale[_constant_features(var, cp.mean, n)] = 1.0
     corr = cp.C / cp.n / np.outer(scale, scale)
-    values, Vt = _descending_eigh(corr, comm)
+    values, Vt = descending_eigh(corr, comm)
     _, Vt = svd_flip(None, Vt, u_based_decision=False)
     return n, X.dtype, cp.mean, var, values[:k], Vt[:k]
 

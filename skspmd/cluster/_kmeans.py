@@ -33,16 +33,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._base import LocalRowsMixin
+from .._base import LocalRowsMixin, spmd_fit
 from .._comm import (
     agree_on_errors,
     allgather_array,
     allreduce,
     bcast_array,
-    ensure_threads,
     get_comm,
-    num_threads,
 )
+from .._threads import num_threads, one_blas_thread
 from .._compat import (
     _openmp_effective_n_threads,
     lloyd_iter_chunked_dense,
@@ -583,24 +582,6 @@ def _same_clustering(labels, best_labels, n_clusters, comm):
     return True
 
 
-_CONTROLLER = []
-
-
-def _one_blas_thread():
-    """Context limiting BLAS to one thread, as scikit-learn's own Lloyd loop does.
-
-    The local kernels call BLAS on small blocks in a loop; threaded BLAS on
-    such blocks is slower than one thread (much slower when the cores are
-    shared), so parallelism comes from the ranks and from the E-step's
-    OpenMP threads.
-    """
-    from threadpoolctl import ThreadpoolController
-
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
-
-
 def _shared_random_state(random_state, comm):
     """A RandomState in the same state on every rank.
 
@@ -748,6 +729,7 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
            [ 1.,  2.]])
     """
 
+    @spmd_fit
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering over every rank's rows (collective).
 
@@ -766,9 +748,7 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
         self : object
             Fitted estimator, identical on every rank (except ``labels_``).
         """
-        self._validate_params()
         comm = get_comm()
-        ensure_threads(comm)
 
         def reject_callable_init(X, _):
             if callable(self.init):
@@ -846,7 +826,7 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
                 init -= X_mean
         shard = _Shard(X, weights, data, self.n_clusters, comm, total_weight, n_positive)
 
-        with _one_blas_thread():
+        with one_blas_thread():
             best = self._runs(shard, init, init_is_array, random_state)
         labels, inertia, centers, n_iter, distinct = best
 
@@ -937,7 +917,7 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
         check_is_fitted(self)
         X = self._check_test_data(X)
         centers = self.cluster_centers_.astype(X.dtype, copy=False)
-        with _one_blas_thread():
+        with one_blas_thread():
             return _assign(X, centers, _block_rows(X.shape[1], centers.shape[0]))
 
     def fit_transform(self, X, y=None, sample_weight=None):
@@ -990,7 +970,7 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
             sample_weight=sample_weight,
             comm=comm,
         )
-        with agree_on_errors(comm), _one_blas_thread():
+        with agree_on_errors(comm), one_blas_thread():
             weights = data.sample_weight
             if weights is None:
                 weights = np.ones(X.shape[0])

@@ -5,8 +5,8 @@ import warnings
 import numpy as np
 from sklearn.covariance import EmpiricalCovariance, log_likelihood
 
-from .._base import LocalRowsMixin
-from .._comm import agree_on_errors, ensure_threads, get_comm
+from .._base import LocalRowsMixin, spmd_fit
+from .._comm import agree_on_errors, get_comm
 from .._stats import CrossProducts
 from .._validation import validate_spmd_data
 
@@ -78,6 +78,7 @@ class SPMDEmpiricalCovariance(LocalRowsMixin, EmpiricalCovariance):
            [1., 1.]])
     """
 
+    @spmd_fit
     def fit(self, X, y=None):
         """Fit the covariance over every rank's rows (collective).
 
@@ -93,9 +94,7 @@ class SPMDEmpiricalCovariance(LocalRowsMixin, EmpiricalCovariance):
         self : object
             Fitted estimator, identical on every rank.
         """
-        self._validate_params()
         comm = get_comm()
-        ensure_threads(comm)
         X, data = validate_spmd_data(self, X, comm=comm)
         cp = CrossProducts.merged(X, centered=not self.assume_centered, comm=comm)
         if data.n_samples == 1:

@@ -8,11 +8,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.extmath import fast_logdet, svd_flip
 from sklearn.utils.validation import check_is_fitted
 
-from .._base import LocalRowsMixin
-from .._comm import agree_on_errors, allgather_array, allreduce, ensure_threads, get_comm
+from .._base import LocalRowsMixin, spmd_fit
+from .._comm import agree_on_errors, allgather_array, allreduce, get_comm
 from .._stats import CrossProducts
 from .._validation import validate_spmd_data
-from ..linalg import _arpack_svd, _descending_eigh, _exact_svd, _randomized_svd
+from .._svd import arpack_svd, descending_eigh, exact_svd, randomized_svd
 
 __all__ = ["SPMDPCA"]
 
@@ -166,6 +166,7 @@ class SPMDPCA(LocalRowsMixin, PCA):
     array([6.3006, 0.5498])
     """
 
+    @spmd_fit
     def fit(self, X, y=None):
         """Fit the model over every rank's rows (collective).
 
@@ -184,6 +185,7 @@ class SPMDPCA(LocalRowsMixin, PCA):
         self._spmd_fit(X)
         return self
 
+    @spmd_fit
     def fit_transform(self, X, y=None):
         """Fit the model over every rank's rows (collective) and project this rank's rows.
 
@@ -219,9 +221,7 @@ class SPMDPCA(LocalRowsMixin, PCA):
     # ------------------------------------------------------------------
 
     def _spmd_fit(self, X, compute_u=False):
-        self._validate_params()
         comm = get_comm()
-        ensure_threads(comm)
 
         def reject_sparse(X, _):
             if sp.issparse(X):
@@ -276,13 +276,13 @@ class SPMDPCA(LocalRowsMixin, PCA):
             cp = CrossProducts.merged(X, centered=True, comm=comm)
             mean = cp.mean
             with np.errstate(divide="ignore", invalid="ignore"):
-                eigenvals, Vt = _descending_eigh(cp.C / (n - 1), comm)
+                eigenvals, Vt = descending_eigh(cp.C / (n - 1), comm)
             explained_variance = eigenvals
             with np.errstate(invalid="ignore"):
                 S = np.sqrt(eigenvals * (n - 1))
         else:
             mean = self._global_mean(X, comm)
-            S, Vt = _exact_svd(X, data.counts, comm, shift=mean)
+            S, Vt = exact_svd(X, data.counts, comm, shift=mean)
             with np.errstate(divide="ignore", invalid="ignore"):
                 explained_variance = S**2 / (n - 1)
 
@@ -343,7 +343,7 @@ class SPMDPCA(LocalRowsMixin, PCA):
 
         U = None
         if solver == "arpack":
-            S, Vt = _arpack_svd(
+            S, Vt = arpack_svd(
                 X_work,
                 n_components,
                 tol=self.tol,
@@ -352,7 +352,7 @@ class SPMDPCA(LocalRowsMixin, PCA):
                 comm=comm,
             )
         else:
-            U, S, Vt = _randomized_svd(
+            U, S, Vt = randomized_svd(
                 X_work,
                 n_components,
                 n_oversamples=self.n_oversamples,

@@ -6,11 +6,11 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot, svd_flip
 
-from .._base import LocalRowsMixin
-from .._comm import agree_on_errors, ensure_threads, get_comm
+from .._base import LocalRowsMixin, spmd_fit
+from .._comm import agree_on_errors, get_comm
 from .._stats import Moments
 from .._validation import validate_spmd_data
-from ..linalg import _arpack_svd, _randomized_svd
+from .._svd import arpack_svd, randomized_svd
 
 __all__ = ["SPMDTruncatedSVD"]
 
@@ -116,6 +116,7 @@ class SPMDTruncatedSVD(LocalRowsMixin, TruncatedSVD):
         self.fit_transform(X)
         return self
 
+    @spmd_fit
     def fit_transform(self, X, y=None):
         """Fit over every rank's rows (collective) and project this rank's rows.
 
@@ -131,9 +132,7 @@ class SPMDTruncatedSVD(LocalRowsMixin, TruncatedSVD):
         X_new : ndarray of shape (n_samples, n_components)
             This rank's rows projected on the components (always dense).
         """
-        self._validate_params()
         comm = get_comm()
-        ensure_threads(comm)
         X, data = validate_spmd_data(
             self, X, comm=comm, accept_sparse=["csr", "csc"], ensure_min_features=2
         )
@@ -154,11 +153,11 @@ class SPMDTruncatedSVD(LocalRowsMixin, TruncatedSVD):
             X_work = np.ascontiguousarray(X, dtype=np.float64)
         random_state = check_random_state(self.random_state)
         if self.algorithm == "arpack":
-            Sigma, VT = _arpack_svd(
+            Sigma, VT = arpack_svd(
                 X_work, k, tol=self.tol, random_state=random_state, counts=data.counts, comm=comm
             )
         else:
-            _, Sigma, VT = _randomized_svd(
+            _, Sigma, VT = randomized_svd(
                 X_work,
                 k,
                 n_oversamples=self.n_oversamples,

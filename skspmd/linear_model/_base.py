@@ -10,7 +10,7 @@ Shared pieces (used by :mod:`._ridge` too):
 - :func:`_centered_gram`, the merged centred cross-products of ``[X | Y]``
   (Ridge's ``cholesky`` solver and LinearRegression's first route), and
   :func:`_r_from_gram`, the R factor from them when ``X`` is well conditioned;
-- ``skspmd.linalg._tsqr_r``, the replicated R factor of a row-distributed
+- ``skspmd._tsqr.tsqr_r``, the replicated R factor of a row-distributed
   tall matrix (shared with QR, SVD and PCA), the accurate route;
 - :class:`_GlobalR2Mixin`, the collective ``score`` (global coefficient of
   determination).
@@ -34,16 +34,11 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.utils.validation import check_is_fitted
 
-from .._base import LocalRowsMixin
-from .._comm import (
-    agree_on_errors,
-    allgather_array,
-    ensure_threads,
-    get_comm,
-)
+from .._base import LocalRowsMixin, spmd_fit
+from .._comm import agree_on_errors, allgather_array, get_comm, replicate
 from .._stats import CrossProducts, Moments, block_rows
 from .._validation import validate_spmd_data
-from ..linalg import _replicate, _tsqr_r
+from .._tsqr import tsqr_r
 
 __all__ = ["SPMDLinearRegression"]
 
@@ -184,7 +179,7 @@ def _centered_r(X, Y, sample_weight, fit_intercept, counts, comm):
         mean = np.zeros(raw.shape[1])
     sqrt_w = None if sample_weight is None else np.sqrt(sample_weight)
     view = _RowBlocks(X, Y, mean if fit_intercept else None, sqrt_w)
-    R = _tsqr_r(view, counts, comm)
+    R = tsqr_r(view, counts, comm)
     square = np.zeros((view.shape[1], view.shape[1]))
     square[: R.shape[0]] = R
     return mean, square
@@ -440,6 +435,7 @@ class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
     1.0
     """
 
+    @spmd_fit
     def fit(self, X, y, sample_weight=None):
         """Fit the linear model on every rank's rows (collective).
 
@@ -457,22 +453,20 @@ class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
         self : object
             Fitted estimator, identical on every rank.
         """
-        self._validate_params()
         comm = get_comm()
-        ensure_threads(comm)
         X, y, data = _validate_regression_data(self, X, y, sample_weight, comm)
         Y = _as_targets(y)
         n_features = X.shape[1]
         R_xx, Z, mean = self._small_system(X, Y, data, comm)
 
         if self.positive:
-            (coef,) = _replicate([_nnls_columns(R_xx, Z, self.n_jobs)], comm)
+            (coef,) = replicate([_nnls_columns(R_xx, Z, self.n_jobs)], comm)
             for name in ("rank_", "singular_"):
                 if hasattr(self, name):
                     delattr(self, name)
         else:
             coef, rank, s = _lstsq_from_r(R_xx, Z, self.tol)
-            coef, rank, s = _replicate([coef.T, rank, s], comm)
+            coef, rank, s = replicate([coef.T, rank, s], comm)
             self.rank_ = int(rank)
             self.singular_ = s[: min(data.n_samples, n_features)].astype(X.dtype)
         _set_coef_and_intercept(self, coef, mean, n_features, np.ndim(y), X.dtype)
@@ -492,7 +486,7 @@ class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
         n_features, n_targets = X.shape[1], Y.shape[1]
         mean, C = _centered_gram(X, Y, data.sample_weight, self.fit_intercept, comm)
         gram = _r_from_gram(C, n_features)
-        (use_gram,) = _replicate([gram is not None], comm)
+        (use_gram,) = replicate([gram is not None], comm)
         if bool(use_gram):
             if gram is None:  # only when this rank's LAPACK disagrees with rank 0's
                 gram = (np.eye(n_features), np.zeros((n_features, n_targets)))

@@ -5,9 +5,8 @@ import scipy.linalg
 from scipy import optimize
 from sklearn.linear_model import Ridge
 
-from .._base import LocalRowsMixin
-from .._comm import ensure_threads, get_comm
-from ..linalg import _replicate
+from .._base import LocalRowsMixin, spmd_fit
+from .._comm import get_comm, replicate
 from ._base import (
     _as_targets,
     _centered_gram,
@@ -197,6 +196,7 @@ class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, Ridge):
             alpha = np.full(n_targets, alpha[0])
         return alpha
 
+    @spmd_fit
     def fit(self, X, y, sample_weight=None):
         """Fit the ridge model on every rank's rows (collective).
 
@@ -214,10 +214,8 @@ class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, Ridge):
         self : object
             Fitted estimator, identical on every rank.
         """
-        self._validate_params()
         solver = self._resolve_solver()
         comm = get_comm()
-        ensure_threads(comm)
         X, y, data = _validate_regression_data(self, X, y, sample_weight, comm)
         Y = _as_targets(y)
         n_features = X.shape[1]
@@ -232,7 +230,7 @@ class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, Ridge):
             failed = coef is None
             if failed:
                 coef = np.zeros((Y.shape[1], n_features))
-            failed, coef = _replicate([failed, coef], comm)  # rank 0 decides
+            failed, coef = replicate([failed, coef], comm)  # rank 0 decides
             if failed:
                 solver = "svd"  # not positive definite: sklearn's fallback
                 coef = None
@@ -245,7 +243,7 @@ class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, Ridge):
                 coef = _ridge_nnls(R_xx, Z, alphas)
             else:
                 coef = _ridge_svd(R_xx, Z, alphas)
-            (coef,) = _replicate([coef], comm)
+            (coef,) = replicate([coef], comm)
 
         self.n_iter_ = None
         self.solver_ = solver

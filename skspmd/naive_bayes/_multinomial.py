@@ -16,8 +16,8 @@ from sklearn.utils.multiclass import unique_labels
 from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
-from .._base import LocalRowsMixin
-from .._comm import agree_on_errors, allreduce, ensure_threads, get_comm
+from .._base import LocalRowsMixin, spmd_fit
+from .._comm import agree_on_errors, allreduce, get_comm
 from .._stats import GroupSums, block_rows
 from .._validation import validate_spmd_data
 
@@ -186,6 +186,7 @@ class SPMDMultinomialNB(LocalRowsMixin, MultinomialNB):
     [3]
     """
 
+    @spmd_fit
     def fit(self, X, y, sample_weight=None):
         """Fit the classifier on every rank's rows (collective).
 
@@ -203,9 +204,7 @@ class SPMDMultinomialNB(LocalRowsMixin, MultinomialNB):
         self : object
             Fitted classifier, identical on every rank.
         """
-        self._validate_params()
         comm = get_comm()
-        ensure_threads(comm)
         X, y, data = self._validate_batch(X, y, sample_weight, True, comm)
         classes = _batch_labels(y, comm)
         counts = self._count(X, y, data, classes, len(classes) <= 2, comm)
@@ -214,6 +213,7 @@ class SPMDMultinomialNB(LocalRowsMixin, MultinomialNB):
         self._add_counts(*counts)
         return self
 
+    @spmd_fit
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Update the classifier with one collective batch of rows.
 
@@ -235,9 +235,7 @@ class SPMDMultinomialNB(LocalRowsMixin, MultinomialNB):
         self : object
             Updated classifier, identical on every rank.
         """
-        self._validate_params()
         comm = get_comm()
-        ensure_threads(comm)
         first_call = not hasattr(self, "classes_")
         X, y, data = self._validate_batch(X, y, sample_weight, first_call, comm)
         if first_call and classes is None:

@@ -4,8 +4,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import StandardScaler
 
-from .._base import LocalRowsMixin
-from .._comm import agree_on_errors, ensure_threads, get_comm
+from .._base import LocalRowsMixin, spmd_fit
+from .._comm import agree_on_errors, get_comm
 from .._stats import Moments
 from .._validation import validate_spmd_data
 
@@ -98,6 +98,7 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
         self._reset()
         return self.partial_fit(X, y, sample_weight)
 
+    @spmd_fit
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the mean and standard deviation with one collective batch.
 
@@ -115,9 +116,7 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
         self : object
             Fitted scaler, identical on every rank.
         """
-        self._validate_params()
         comm = get_comm()
-        ensure_threads(comm)
         first_call = not hasattr(self, "n_samples_seen_")
 
         def reject_sparse_centering(X, _):

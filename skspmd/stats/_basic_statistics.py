@@ -4,7 +4,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from .._compat import StrOptions
 
-from .._comm import agree_on_errors, ensure_threads, get_comm
+from .._base import spmd_fit
+from .._comm import agree_on_errors, get_comm
 from .._stats import Moments
 from .._validation import validate_spmd_data
 
@@ -104,6 +105,7 @@ class SPMDBasicStatistics(BaseEstimator):
             )
         return tuple(opts)
 
+    @spmd_fit
     def fit(self, X, y=None):
         """Compute the statistics over every rank's rows (collective).
 
@@ -119,10 +121,8 @@ class SPMDBasicStatistics(BaseEstimator):
         self : object
             Fitted estimator, identical on every rank.
         """
-        self._validate_params()
         options = self._options()
         comm = get_comm()
-        ensure_threads(comm)
         X, data = validate_spmd_data(self, X, dtype=[np.float64, np.float32], comm=comm)
         with agree_on_errors(comm):
             moments = Moments.from_rows(X)
