@@ -23,16 +23,44 @@ import scipy.sparse as sp
 
 from ._comm import agree_on_errors, allgather_array, allreduce, get_comm
 
-__all__ = ["CrossProducts", "GroupSums", "Moments", "block_rows"]
+__all__ = ["BLOCK_BYTES", "CrossProducts", "GroupSums", "Moments", "block_rows", "column_mean"]
 
 # Rows per block: about 256 KiB of float64, so a block stays in L2 while the
 # several passes over it (mean, centre, square, sum, min, max) run.
-_BLOCK_BYTES = 1 << 18
+BLOCK_BYTES = 1 << 18
 
 
-def block_rows(n_features, itemsize=8, target_bytes=_BLOCK_BYTES):
+def block_rows(n_features, itemsize=8, target_bytes=BLOCK_BYTES):
     """Number of rows in a cache-sized block."""
     return max(64, target_bytes // max(1, n_features * itemsize))
+
+
+def column_mean(A, sample_weight=None, comm=None):
+    """Global ``(sum of weights, weighted column means)`` of row-distributed ``A``.
+
+    Local column sums over cache-sized blocks, then one ``Allgather`` of
+    ``n_columns + 1`` doubles per rank, summed in rank order on every rank
+    (so the result is bitwise identical everywhere).
+    """
+    comm = comm or get_comm()
+    n, d = A.shape
+    with agree_on_errors(comm):
+        local = np.zeros(d + 1)
+        step = block_rows(d)
+        for start in range(0, n, step):
+            block = A[start : start + step]
+            if sample_weight is None:
+                local[0] += block.shape[0]
+                local[1:] += block.sum(axis=0)
+            else:
+                w = sample_weight[start : start + step]
+                local[0] += w.sum()
+                local[1:] += w @ block
+    parts = allgather_array(local, comm)
+    total = parts.sum(axis=0)
+    weight = float(total[0])
+    mean = total[1:] / weight if weight > 0 else np.zeros(d)
+    return weight, mean
 
 
 def _chan_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b):

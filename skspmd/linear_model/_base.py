@@ -5,8 +5,6 @@ Shared pieces (used by :mod:`._ridge` too):
 - :class:`_RowBlocks`, a lazy row-block view of ``sqrt(w) * ([X | Y] - mean)``:
   the centred, weighted design and targets side by side, produced one
   cache-sized block at a time so the whole centred copy never exists;
-- :func:`_weighted_mean`, the global weighted column means (one ``Allgather``
-  of ``n_columns + 1`` doubles per rank);
 - :func:`_centered_gram`, the merged centred cross-products of ``[X | Y]``
   (Ridge's ``cholesky`` solver and LinearRegression's first route), and
   :func:`_r_from_gram`, the R factor from them when ``X`` is well conditioned;
@@ -36,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._base import LocalRowsMixin, spmd_fit
 from .._comm import agree_on_errors, allgather_array, get_comm, replicate
-from .._stats import CrossProducts, Moments, block_rows
+from .._stats import CrossProducts, Moments, column_mean
 from .._validation import validate_spmd_data
 from .._tsqr import tsqr_r
 
@@ -99,34 +97,6 @@ class _RowBlocks:
         return out if dtype is None else out.astype(dtype, copy=False)
 
 
-def _weighted_mean(A, sample_weight=None, comm=None):
-    """Global ``(sum of weights, weighted column means)`` of row-distributed ``A``.
-
-    Local column sums over cache-sized blocks, then one ``Allgather`` of
-    ``n_columns + 1`` doubles per rank, summed in rank order on every rank
-    (so the result is bitwise identical everywhere).
-    """
-    comm = comm or get_comm()
-    n, d = A.shape
-    with agree_on_errors(comm):
-        local = np.zeros(d + 1)
-        step = block_rows(d)
-        for start in range(0, n, step):
-            block = A[start : start + step]
-            if sample_weight is None:
-                local[0] += block.shape[0]
-                local[1:] += block.sum(axis=0)
-            else:
-                w = sample_weight[start : start + step]
-                local[0] += w.sum()
-                local[1:] += w @ block
-    parts = allgather_array(local, comm)
-    total = parts.sum(axis=0)
-    weight = float(total[0])
-    mean = total[1:] / weight if weight > 0 else np.zeros(d)
-    return weight, mean
-
-
 # ---------------------------------------------------------------------------
 # Shared fit steps
 # ---------------------------------------------------------------------------
@@ -170,7 +140,7 @@ def _centered_r(X, Y, sample_weight, fit_intercept, counts, comm):
     """
     raw = _RowBlocks(X, Y, order="C")
     if fit_intercept:
-        weight, mean = _weighted_mean(raw, sample_weight, comm)
+        weight, mean = column_mean(raw, sample_weight, comm)
         if sample_weight is not None:
             _check_total_weight(weight)
     else:
