@@ -2,14 +2,30 @@
 
     python benchmarks/run.py                       # every algorithm, default sizes
     python benchmarks/run.py --algo moments covariance --n 500000
-    python benchmarks/run.py --daal4py-python /path/to/venv/bin/python
+    python benchmarks/run.py --daal4py-python /path/to/venv/bin/python --bind --busy
 
-skspmd runs under this environment's ``mpiexec`` with 1 BLAS thread per rank;
-sklearn runs in one process with 1 and with 2 BLAS threads; daal4py (optional)
-runs ``_bench_daal4py.py`` under the ``mpirun`` beside the given interpreter
-with 2 ranks x 1 thread. Each cell is the median of ``--repeat`` timed fits
-after one warm-up. Ratios are sklearn time / skspmd time (higher is better for
-skspmd) and daal4py time / skspmd time.
+skspmd runs under this environment's ``mpiexec`` with 1 BLAS thread per rank
+(unbound, and with ``--bind`` also bound one rank per core, as Intel MPI binds
+daal4py's ranks by default); sklearn runs in one process with 1 and with 2 BLAS
+threads; daal4py (optional) runs ``_bench_daal4py.py`` under the ``mpirun``
+beside the given interpreter with 2 ranks x 1 thread. Each cell is the median
+of ``--repeat`` timed fits after one warm-up, with [min-max]. Ratios are other
+time / skspmd time (higher is better for skspmd).
+
+The header says what the machine is (CPU, BLAS kernel, load average) and what
+it can do, measured in the same run: dgemm GFLOP/s on one core and the read
+bandwidth of one core and of all cores. Each fit's "% of bound" is its lower
+bound time (bytes read / all-core bandwidth, or useful flops / (ranks x
+dgemm rate), whichever is larger) over its median time; "peak extra" is the
+memory one fit allocates beyond its input, per rank, as a fraction of that
+rank's data (tracemalloc).
+
+``--busy`` runs one busy process per core beside every measurement (each ends
+by itself after ``--timeout`` seconds at most). On machines where the
+environment sets ``OPENBLAS_CORETYPE`` (to work around old OpenBLAS builds), the
+children run without it and ``OPENBLAS_L2_SIZE`` unless ``--keep-openblas-env``,
+so NumPy's OpenBLAS picks the kernel for this CPU as it would on a user's
+machine; the header shows the kernel in use.
 """
 
 import argparse
@@ -22,9 +38,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 
+import contextlib
+import time
+
+from _machine import describe, gemm_gflops, read_bandwidth
+
 # Useful floating-point operations of the BLAS-bound fits (n rows, d features):
-# the Gram matrix X^T X costs n d^2, a Householder/TSQR QR about 2 n d^2.
+# the Gram matrix X^T X costs n d^2, a Householder/TSQR QR about 2 n d^2, a
+# Lloyd iteration 2 n d k (k = 10, 50 iterations).
 FLOPS = {
+    "kmeans": lambda n, d: 50 * 2 * n * d * 10,
     "covariance": lambda n, d: n * d * d,
     "pca_eigh": lambda n, d: n * d * d,
     "ridge": lambda n, d: n * (d + 1) ** 2,
@@ -36,34 +59,41 @@ FLOPS = {
     "ridge_svd": lambda n, d: 2 * n * (d + 1) ** 2,
 }
 
-GEMM_PROBE = """
-import time, numpy as np
-a = np.random.default_rng(0).standard_normal((2000, 2000)); b = a.copy()
-a @ b
-best = min((lambda t: (a @ b, time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(5))
-print(2 * 2000**3 / best / 1e9)
-"""
+# Passes over the input of the fits that read it more than once (default 1).
+PASSES = {"kmeans": 52, "linear_regression_ill": 3, "pca_full": 2, "svd": 2, "qr": 2}
 
-
-def measure_gemm_gflops():
-    """dgemm GFLOP/s of one core (1 BLAS thread), best of 5 2000x2000 products."""
-    out = subprocess.run(
-        [sys.executable, "-c", GEMM_PROBE], env=_env(1), capture_output=True, text=True
-    )
-    return float(out.stdout.strip()) if out.returncode == 0 else None
+KEEP_OPENBLAS_ENV = False
 
 
 def _env(threads):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "HYDRA_"))}
+    drop = ("PMI_", "HYDRA_") + (() if KEEP_OPENBLAS_ENV else ("OPENBLAS_CORETYPE", "OPENBLAS_L2"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     env["SKSPMD_NUM_THREADS"] = str(threads)
     return env
 
 
-def _run(cmd, env, timeout):
+@contextlib.contextmanager
+def busy_cores(enabled, seconds):
+    """One spinning process per core while the block runs (each stops by itself)."""
+    procs = []
+    if enabled:
+        code = f"import time\nend = time.time() + {seconds}\nwhile time.time() < end: pass"
+        procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(os.cpu_count())]
+        time.sleep(0.5)
     try:
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def _run(cmd, env, timeout, busy=False):
+    try:
+        with busy_cores(busy, timeout):
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None, "timeout"
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
@@ -80,16 +110,32 @@ def main():
     parser.add_argument("--algo", nargs="*", default=list(algos))
     parser.add_argument("--n", type=int)
     parser.add_argument("--d", type=int)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--ranks", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--daal4py-python", help="python of an environment with daal4py")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--markdown", help="also write the table to this file")
     parser.add_argument("--plot", help="also write a strong-scaling plot (PNG) to this file")
+    parser.add_argument("--bind", action="store_true",
+                        help="also run skspmd at the largest rank count bound to cores")
+    parser.add_argument("--busy", action="store_true",
+                        help="run one busy process per core beside every measurement")
+    parser.add_argument("--keep-openblas-env", action="store_true",
+                        help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for the children")
     args = parser.parse_args()
-    gemm = measure_gemm_gflops()
-    print(f"dgemm, 1 core, 1 thread: {gemm:.1f} GFLOP/s" if gemm else "dgemm probe failed")
+    global KEEP_OPENBLAS_ENV
+    KEEP_OPENBLAS_ENV = args.keep_openblas_env
+    print(describe(_env(1)))
+    gemm = gemm_gflops(_env(1))
+    bw1, bw_all = read_bandwidth(_env(1)), read_bandwidth(_env(1), ranks=max(args.ranks))
+    print(
+        f"dgemm 1 core: {_fmt(gemm, 1)} GFLOP/s; read bandwidth 1 core: {_fmt(bw1, 1)} GB/s, "
+        f"{max(args.ranks)} cores: {_fmt(bw_all, 1)} GB/s"
+        + ("; one busy process per core beside every run" if args.busy else ""),
+        flush=True,
+    )
+    machine = {"gemm_gflops": gemm, "bw_1": bw1, "bw_all": bw_all}
 
     mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
     worker = os.path.join(HERE, "worker.py")
@@ -103,18 +149,25 @@ def main():
             size += ["--d", str(args.d)]
         common = ["--algo", name, "--repeat", str(args.repeat)] + size
         row = {"algo": name}
-        for p in args.ranks:
+        runs = [(p, []) for p in args.ranks]
+        if args.bind:
+            runs.append((max(args.ranks), ["-bind-to", "core"]))
+        for p, flags in runs:
+            key = f"skspmd_{p}" + ("_bound" if flags else "")
             res, err = _run(
-                [mpiexec, "-n", str(p), sys.executable, worker, "--impl", "skspmd"] + common,
+                [mpiexec, "-n", str(p)] + flags + [sys.executable, worker, "--impl", "skspmd"]
+                + common,
                 _env(1),
                 args.timeout,
+                args.busy,
             )
-            row[f"skspmd_{p}"] = res
+            row[key] = res
             if err:
-                print(f"{name}: skspmd {p} ranks failed: {err}", file=sys.stderr)
+                print(f"{name}: {key} failed: {err}", file=sys.stderr)
         for t in (1, 2):
             res, err = _run(
-                [sys.executable, worker, "--impl", "sklearn"] + common, _env(t), args.timeout
+                [sys.executable, worker, "--impl", "sklearn"] + common, _env(t), args.timeout,
+                args.busy,
             )
             row[f"sklearn_{t}t"] = res
             if err:
@@ -131,11 +184,11 @@ def main():
             env = _env(1)
             # Intel's mpirun calls mpiexec.hydra by name
             env["PATH"] = os.path.dirname(args.daal4py_python) + os.pathsep + env["PATH"]
-            res, err = _run(cmd, env, args.timeout)
+            res, err = _run(cmd, env, args.timeout, args.busy)
             row["daal4py_2"] = res
             if err:
                 print(f"{name}: daal4py failed: {err}", file=sys.stderr)
-        row["gemm_gflops"] = gemm
+        row.update(machine)
         results.append(row)
         print_table([row], header=(name == args.algo[0]))
     if args.json:
@@ -188,8 +241,17 @@ def _t(res):
     return None if res is None else res["median"]
 
 
-def _fmt(x):
-    return "-" if x is None else f"{x:.3f}"
+def _fmt(x, digits=3):
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _cell(res):
+    """``median [min-max]`` of one tool's times."""
+    if res is None:
+        return "-"
+    if "min" not in res:
+        res = dict(res, min=min(res["times"]), max=max(res["times"]))
+    return f"{res['median']:.3f} [{res['min']:.3f}-{res['max']:.3f}]"
 
 
 def _ratio(a, b):
@@ -199,21 +261,27 @@ def _ratio(a, b):
 def print_table(rows, header=True):
     if header:
         print(
-            "| fit | n x d | skspmd 1 rank | skspmd 2 ranks | sklearn 1 thr | sklearn 2 thr"
-            " | daal4py 2 ranks | sklearn 1thr / skspmd 2 | sklearn 2thr / skspmd 2"
-            " | daal4py / skspmd 2 | comm share (2 ranks) | % of dgemm peak (2 ranks) |"
+            "| fit | n x d | skspmd 1 rank | skspmd 2 ranks | skspmd 2 bound | sklearn 1 thr"
+            " | sklearn 2 thr | daal4py 2 ranks | sklearn 1thr / skspmd 2"
+            " | sklearn 2thr / skspmd 2 | daal4py / skspmd 2 | comm share (2 ranks)"
+            " | % of bound (2 ranks) | peak extra (2 ranks) |"
         )
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        s1, s2 = _t(row.get("skspmd_1")), _t(row.get("skspmd_2"))
+        s2 = _t(row.get("skspmd_2"))
         k1, k2 = _t(row.get("sklearn_1t")), _t(row.get("sklearn_2t"))
         dd = _t(row.get("daal4py_2"))
         any_res = next((r for r in row.values() if isinstance(r, dict)), None)
         shape = f"{any_res['n']:,} x {any_res['d']}" if any_res else "-"
+        extra = (row.get("skspmd_2") or {}).get("peak_extra")
         print(
-            f"| {row['algo']} | {shape} | {_fmt(s1)} | {_fmt(s2)} | {_fmt(k1)} | {_fmt(k2)}"
-            f" | {_fmt(dd)} | {_ratio(k1, s2)} | {_ratio(k2, s2)} | {_ratio(dd, s2)}"
-            f" | {_comm_share(row.get('skspmd_2'))} | {_peak_fraction(row, s2)} |",
+            f"| {row['algo']} | {shape} | {_cell(row.get('skspmd_1'))}"
+            f" | {_cell(row.get('skspmd_2'))} | {_cell(row.get('skspmd_2_bound'))}"
+            f" | {_cell(row.get('sklearn_1t'))} | {_cell(row.get('sklearn_2t'))}"
+            f" | {_cell(row.get('daal4py_2'))} | {_ratio(k1, s2)} | {_ratio(k2, s2)}"
+            f" | {_ratio(dd, s2)} | {_comm_share(row.get('skspmd_2'))}"
+            f" | {_bound_fraction(row, s2)}"
+            f" | {'-' if extra is None else f'{100 * extra:.0f}%'} |",
             flush=True,
         )
 
@@ -224,13 +292,29 @@ def _comm_share(res):
     return f"{100 * res['comm_median'] / res['median']:.0f}%"
 
 
-def _peak_fraction(row, seconds):
-    res, gemm = row.get("skspmd_2"), row.get("gemm_gflops")
+def bound_seconds(row, ranks=2):
+    """The roofline: the larger of bytes read / bandwidth and flops / dgemm rate."""
+    res = row.get(f"skspmd_{ranks}")
+    if not res:
+        return None, None
+    n, d = res["n"], res["d"]
+    bounds = {}
+    if row.get("bw_all"):
+        bounds["memory"] = PASSES.get(row["algo"], 1) * n * d * 8 / (row["bw_all"] * 1e9)
     flops = FLOPS.get(row["algo"])
-    if not (res and gemm and flops and seconds):
+    if flops and row.get("gemm_gflops"):
+        bounds["flops"] = flops(n, d) / (ranks * row["gemm_gflops"] * 1e9)
+    if not bounds:
+        return None, None
+    kind = max(bounds, key=bounds.get)
+    return bounds[kind], kind
+
+
+def _bound_fraction(row, seconds):
+    bound, kind = bound_seconds(row)
+    if bound is None or not seconds:
         return "-"
-    achieved = flops(res["n"], res["d"]) / seconds / 1e9
-    return f"{100 * achieved / (2 * gemm):.0f}%"
+    return f"{100 * bound / seconds:.0f}% ({kind})"
 
 
 if __name__ == "__main__":

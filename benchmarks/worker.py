@@ -26,6 +26,23 @@ def registry():
     return algos
 
 
+def peak_extra_memory(fit, X, y):
+    """Peak memory one fit allocates beyond its input, as a fraction of this rank's ``X``.
+
+    Measured with ``tracemalloc`` (NumPy reports its array buffers to it) in
+    one more, untimed fit, so the tracing costs no timed run anything.
+    """
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak / max(X.nbytes, 1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--algo", required=True)
@@ -68,6 +85,9 @@ def main():
         comm_seconds = [comm.allreduce(c, op=MPI.MAX) for c in comm_seconds]
     else:
         times = timed(lambda: fit(X, y), args.repeat, barrier)
+    extra = peak_extra_memory(fit, X, y)
+    if args.impl == "skspmd":  # the rank with the largest share
+        extra = comm.allreduce(extra, op=MPI.MAX)
     if rank == 0:
         threads = max(
             [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
@@ -84,6 +104,9 @@ def main():
                     "d": d,
                     "times": times,
                     "median": statistics.median(times),
+                    "min": min(times),
+                    "max": max(times),
+                    "peak_extra": extra,
                     "comm_median": statistics.median(comm_seconds) if comm_seconds else None,
                 }
             ),
