@@ -20,8 +20,10 @@ back to the per-block Chan route when the shift is too far from the mean.
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils import assert_all_finite
 
 from ._comm import agree_on_errors, allgather_array, allreduce, get_comm
+from ._kernels import block_moments, merge_blocks
 
 __all__ = ["BLOCK_BYTES", "CrossProducts", "GroupSums", "Moments", "block_rows", "column_mean"]
 
@@ -105,11 +107,28 @@ class Moments:
         )
 
     @classmethod
-    def from_rows(cls, X, sample_weight=None):
-        """Moments of this rank's rows (dense ndarray or scipy sparse)."""
+    def from_rows(cls, X, sample_weight=None, check_finite=False):
+        """Moments of this rank's rows (dense ndarray or scipy sparse).
+
+        With ``check_finite``, scikit-learn's finiteness check of ``X`` is
+        fused into the pass: a NaN or inf reaches the mean, and only then is
+        the exact check run, for scikit-learn's error message. (Validate
+        ``X`` with ``ensure_all_finite=False`` to save the separate pass.)
+        """
+        moments = cls._from_rows(X, sample_weight)
+        if check_finite and not np.isfinite(moments.mean).all():
+            assert_all_finite(X, input_name="X")
+        return moments
+
+    @classmethod
+    def _from_rows(cls, X, sample_weight):
         if sp.issparse(X):
             return cls._from_sparse(sp.csr_matrix(X), sample_weight)
         n_rows, n_features = X.shape
+        if sample_weight is None and n_rows:
+            # one read of every element (compiled kernel, or NumPy per block)
+            n, mean, m2, minimum, maximum = merge_blocks(X, block_moments(X))
+            return cls(n, n_rows, mean, m2, minimum, maximum)
         acc = cls.empty(n_features)
         step = block_rows(n_features)
         n, mean, m2 = acc.n, acc.mean, acc.m2

@@ -18,7 +18,8 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 
 from .._base import LocalRowsMixin, spmd_fit
 from .._comm import agree_on_errors, allreduce, get_comm
-from .._stats import GroupSums, block_rows
+from .._kernels import group_sums
+from .._stats import GroupSums
 from .._validation import validate_spmd_data
 
 __all__ = ["SPMDMultinomialNB"]
@@ -79,8 +80,9 @@ def _local_counts(X, idx, weights, n_classes, estimator_name):
     """``[class_count, n_nonzero_weights, feature_count.ravel()]`` of this rank's rows.
 
     Also sklearn's input checks on ``X``, fused into the same pass: dense
-    rows are read once, in blocks of about 4 MiB, each summed per class (a
-    sparse one-hot product) and scanned for its minimum while in cache. A
+    rows are read once, each added to its class's sums while its minimum is
+    taken (:func:`skspmd._kernels.group_sums`: compiled, or a sparse one-hot
+    product per cached block in NumPy). A
     NaN or inf anywhere reaches the class sums (every row is multiplied in,
     even with weight 0), and only then is the exact check run for
     scikit-learn's message; a negative minimum raises scikit-learn's
@@ -100,12 +102,7 @@ def _local_counts(X, idx, weights, n_classes, estimator_name):
             lowest = X.data.min()
         counts += GroupSums(n_classes, n, np.float64).sums(X, rows, data)
     else:
-        step = block_rows(n_features, target_bytes=1 << 22)
-        group_sums = GroupSums(n_classes, step, np.float64)
-        for start in range(0, n, step):
-            block = X[start : start + step]
-            counts += group_sums.sums(block, rows[start : start + step], data[start : start + step])
-            lowest = min(lowest, block.min())
+        lowest = group_sums(X, rows, data, counts)
     if not (np.isfinite(counts).all() and lowest == lowest):
         assert_all_finite(X, input_name="X", estimator_name=estimator_name)
     if lowest < 0:

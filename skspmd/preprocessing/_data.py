@@ -132,12 +132,13 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
             reset=first_call,
             accept_sparse=("csr", "csc"),
             dtype=[np.float64, np.float32],
+            ensure_all_finite=False,  # checked in the moments' one pass
             local_check=reject_sparse_centering,
             sample_weight=sample_weight,
             comm=comm,
         )
         with agree_on_errors(comm):
-            batch = Moments.from_rows(X, data.sample_weight)
+            batch = Moments.from_rows(X, data.sample_weight, check_finite=True)
         batch = batch.allreduce(comm)
 
         previous = Moments.empty(X.shape[1])

@@ -123,9 +123,12 @@ class SPMDBasicStatistics(BaseEstimator):
         """
         options = self._options()
         comm = get_comm()
-        X, data = validate_spmd_data(self, X, dtype=[np.float64, np.float32], comm=comm)
+        # the finiteness check is fused into the moments' one pass
+        X, data = validate_spmd_data(
+            self, X, dtype=[np.float64, np.float32], ensure_all_finite=False, comm=comm
+        )
         with agree_on_errors(comm):
-            moments = Moments.from_rows(X)
+            moments = Moments.from_rows(X, check_finite=True)
         m = moments.allreduce(comm)
         n = m.n
         with np.errstate(divide="ignore", invalid="ignore"):

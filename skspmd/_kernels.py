@@ -1,0 +1,135 @@
+"""One-pass kernels of the memory-bound fits: compiled when available, NumPy otherwise.
+
+The moments (BasicStatistics, StandardScaler) and the naive Bayes class sums
+read every element of ``X`` once and do a few flops with it, so their speed is
+the memory bandwidth if each element is read once. NumPy needs one call (one
+read of the cached block) per statistic; the optional C extension
+``skspmd._ckernels`` (built from ``_ckernels.c`` by ``pip install``) reads
+each element once. Each kernel here has both versions with one contract; the
+NumPy one is the fallback when the extension did not build, and the tests
+check that both give the same results.
+
+Numerics of :func:`block_moments`: each block of ``block`` rows is summed
+about its own first row ``s`` (``sum(x - s)``, ``sum((x - s)**2)``), so the
+block's centred sum of squares ``m2 = sum((x - s)**2) - sum(x - s)**2 / n_b``
+keeps its digits unless ``s`` lies far from the block's mean compared with
+its spread; :func:`merge_blocks` detects those blocks and recomputes them
+exactly (two passes over the block).
+"""
+
+import numpy as np
+
+try:  # the optional compiled kernels (see setup.py)
+    from . import _ckernels
+except ImportError:  # pragma: no cover - built by pip install; NumPy fallback otherwise
+    _ckernels = None
+
+__all__ = ["block_moments", "group_sums", "merge_blocks", "compiled"]
+
+# Rows per block of the moments (the shift is re-taken every block).
+MOMENT_BLOCK_ROWS = 2048
+# A block's shift is "far" when sum(x - s)**2 / n_b exceeds this times its m2:
+# then the subtraction would cost more than about 3 of the 16 digits.
+_FAR_SHIFT = 1e3
+
+
+def compiled():
+    """Whether the compiled kernels are in use."""
+    return _ckernels is not None
+
+
+def _native(X):
+    return (
+        _ckernels is not None
+        and isinstance(X, np.ndarray)
+        and X.ndim == 2
+        and X.dtype in (np.float64, np.float32)
+        and X.flags.c_contiguous
+    )
+
+
+def block_moments(X, block=MOMENT_BLOCK_ROWS, use_compiled=None):
+    """Per-block ``(sum(x - s), sum((x - s)**2), min, max)`` of dense ``X``.
+
+    Returns a float64 array of shape ``(n_blocks, 4, n_features)``, where
+    block ``b`` holds rows ``b * block`` to ``(b + 1) * block`` and ``s`` is
+    its first row. A NaN or inf in ``X`` makes its block's first statistic
+    non-finite. ``use_compiled=False`` forces the NumPy version.
+    """
+    n, d = X.shape
+    n_blocks = -(-n // block)
+    out = np.empty((n_blocks, 4, d))
+    if (use_compiled is None or use_compiled) and _native(X):
+        _ckernels.block_moments(X, out, block)
+        return out
+    for b in range(n_blocks):
+        rows = np.asarray(X[b * block : (b + 1) * block], dtype=np.float64)
+        with np.errstate(invalid="ignore"):  # inf - inf: NaN flags the block
+            shifted = rows - rows[0]
+        out[b, 0] = shifted.sum(axis=0)
+        out[b, 1] = np.einsum("ij,ij->j", shifted, shifted)
+        out[b, 2] = rows.min(axis=0)
+        out[b, 3] = rows.max(axis=0)
+        out[b, 0, ~np.isfinite(rows[0])] = np.nan
+    return out
+
+
+def merge_blocks(X, stats, block=MOMENT_BLOCK_ROWS):
+    """``(n, mean, m2, min, max)`` of ``X`` from its :func:`block_moments`.
+
+    The block means and centred sums of squares are combined all at once
+    (``m2 = sum(m2_b) + sum(n_b (mean_b - mean)**2)``, the exact parallel
+    formula). Blocks whose shift row was too far from their mean for the
+    subtraction to keep its digits are recomputed exactly from ``X``
+    (:func:`exact_block_moments`).
+    """
+    n = X.shape[0]
+    counts = np.full(stats.shape[0], float(block))
+    if stats.shape[0]:
+        counts[-1] = n - block * (stats.shape[0] - 1)
+    first = np.asarray(X[::block], dtype=np.float64)
+    s1, s2 = stats[:, 0], stats[:, 1]
+    correction = s1 * s1 / counts[:, None]
+    m2_b = s2 - correction
+    means = first + s1 / counts[:, None]
+    shift_far = np.flatnonzero(np.any(correction > _FAR_SHIFT * np.abs(m2_b), axis=1))
+    for b in shift_far:
+        means[b], m2_b[b] = exact_block_moments(X[b * block : (b + 1) * block])
+    mean = counts @ means / n
+    dev = means - mean
+    m2 = m2_b.sum(axis=0) + counts @ (dev * dev)
+    return float(n), mean, m2, stats[:, 2].min(axis=0), stats[:, 3].max(axis=0)
+
+
+def exact_block_moments(rows):
+    """Mean and centred sum of squares of a cached block, two passes."""
+    rows = np.asarray(rows, dtype=np.float64)
+    mean = rows.mean(axis=0)
+    centred = rows - mean
+    return mean, np.einsum("ij,ij->j", centred, centred)
+
+
+def group_sums(X, rows, weights, out, use_compiled=None):
+    """``out[rows[i]] += weights[i] * X[i]`` over dense ``X``; returns ``X``'s minimum.
+
+    ``rows`` are int64 group indices in ``[0, out.shape[0])``, ``weights``
+    float64, ``out`` a C-ordered float64 ``(n_groups, n_features)`` array.
+    Every row is multiplied in, even with weight 0, so a NaN or inf in ``X``
+    reaches ``out``; the returned minimum ignores NaN. ``use_compiled=False``
+    forces the NumPy version (a sparse one-hot product per block).
+    """
+    if (use_compiled is None or use_compiled) and _native(X) and out.flags.c_contiguous:
+        return _ckernels.group_sums(
+            X, np.ascontiguousarray(rows, dtype=np.int64),
+            np.ascontiguousarray(weights, dtype=np.float64), out,
+        )
+    from ._stats import GroupSums, block_rows
+
+    lowest = np.inf
+    step = block_rows(X.shape[1], target_bytes=1 << 22)
+    sums = GroupSums(out.shape[0], step, np.float64)
+    for start in range(0, X.shape[0], step):
+        part = X[start : start + step]
+        out += sums.sums(part, rows[start : start + step], weights[start : start + step])
+        lowest = min(lowest, np.fmin.reduce(part, axis=None)) if part.size else lowest
+    return float(lowest)
