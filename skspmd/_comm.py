@@ -57,6 +57,13 @@ def get_comm():
     comm : mpi4py.MPI.Comm
         The innermost communicator set with :func:`comm_context`, or
         ``MPI.COMM_WORLD``. A plain ``python script.py`` is a job of size 1.
+
+    Examples
+    --------
+    >>> import skspmd
+    >>> comm = skspmd.get_comm()
+    >>> comm.Get_rank(), comm.Get_size()  # a plain ``python script.py``
+    (0, 1)
     """
     return _COMM_STACK[-1] if _COMM_STACK else MPI.COMM_WORLD
 
@@ -182,7 +189,22 @@ def all_agree(ok, comm=None):
 
 
 class SPMDError(RuntimeError):
-    """Raised on every rank when ranks failed with exceptions of no common, rebuildable type."""
+    """Raised on every rank when ranks failed with exceptions of no common, rebuildable type.
+
+    Examples
+    --------
+    Every rank raises the exception type of the lowest failing rank
+    (``ValueError`` here, as scikit-learn raises), and ``SPMDError`` only when
+    that type cannot be rebuilt from a message on the other ranks:
+
+    >>> import numpy as np
+    >>> import skspmd
+    >>> try:
+    ...     skspmd.SPMDPCA(n_components=1).fit(np.array([[np.nan, 1.0], [0.0, 1.0]]))
+    ... except (ValueError, skspmd.SPMDError) as exc:
+    ...     print(type(exc).__name__)
+    ValueError
+    """
 
 
 def _exception_class(module, qualname):

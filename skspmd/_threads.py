@@ -30,6 +30,12 @@ def set_num_threads(n_threads):
         Threads for BLAS/LAPACK on this rank. ``None`` returns to the default:
         the cores of the node divided by the ranks of the communicator on it
         (or ``SKSPMD_NUM_THREADS`` if set).
+
+    Examples
+    --------
+    >>> import skspmd
+    >>> skspmd.set_num_threads(1)  # one BLAS thread on this rank from now on
+    >>> skspmd.set_num_threads(None)  # back to the default
     """
     from threadpoolctl import threadpool_limits
 

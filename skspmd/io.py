@@ -31,6 +31,14 @@ def partition(n_rows, comm=None):
     Returns
     -------
     start, stop : int
+
+    Examples
+    --------
+    >>> from skspmd.io import partition
+    >>> partition(10)  # a job of size 1 holds every row
+    (0, 10)
+
+    On 3 ranks the blocks are ``(0, 4)``, ``(4, 7)`` and ``(7, 10)``.
     """
     comm = comm or get_comm()
     n_rows = int(n_rows)
@@ -104,6 +112,19 @@ def read_csv(path, delimiter=",", header="infer"):
     Returns
     -------
     X : ndarray of shape (n_rows, n_columns), float64
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> from skspmd.io import read_csv
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "data.csv")
+    ...     with open(path, "w") as f:
+    ...         _ = f.write("a,b\\n1,2\\n3,4\\n")
+    ...     read_csv(path)  # the header row is detected
+    array([[1., 2.],
+           [3., 4.]])
     """
     path = os.fspath(path)
     with open(path) as f:
@@ -159,6 +180,19 @@ def read_local(source, delimiter=",", header="infer", comm=None):
     ------
     FileNotFoundError, ValueError
         On every rank if any rank's file is missing or malformed.
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from skspmd.io import read_local
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     np.save(os.path.join(folder, "part0.npy"), np.arange(6.0).reshape(3, 2))
+    ...     read_local(os.path.join(folder, "part{}.npy"))  # rank 0 reads part0.npy
+    array([[0., 1.],
+           [2., 3.],
+           [4., 5.]])
     """
     comm = comm or get_comm()
     with agree_on_errors(comm):
@@ -221,6 +255,21 @@ def read_rows(path, delimiter=",", header="infer", comm=None):
     Returns
     -------
     X : ndarray of shape (n_block_rows, n_columns)
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from skspmd.io import read_rows
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "all.npy")
+    ...     np.save(path, np.arange(8.0).reshape(4, 2))
+    ...     read_rows(path)  # size 1: every row; on 2 ranks, rank r gets rows 2r, 2r + 1
+    array([[0., 1.],
+           [2., 3.],
+           [4., 5.],
+           [6., 7.]])
     """
     comm = comm or get_comm()
     path = os.fspath(path)
@@ -258,6 +307,17 @@ def scatter(X, root=0, comm=None):
     -------
     X_local : ndarray
         This rank's :func:`partition` block of rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd
+    >>> from skspmd.io import scatter
+    >>> X = np.arange(6).reshape(3, 2) if skspmd.get_comm().Get_rank() == 0 else None
+    >>> scatter(X)  # a job of size 1 keeps every row
+    array([[0, 1],
+           [2, 3],
+           [4, 5]])
     """
     comm = comm or get_comm()
     rank = comm.Get_rank()

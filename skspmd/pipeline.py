@@ -18,7 +18,22 @@ __all__ = ["NotSPMDAwareWarning", "Pipeline", "make_pipeline", "warn_non_spmd_st
 
 
 class NotSPMDAwareWarning(UserWarning):
-    """A stateful step would be fitted on this rank's rows only."""
+    """A stateful step would be fitted on this rank's rows only.
+
+    Examples
+    --------
+    Turn the warning into an error (a job of size 1 never warns):
+
+    >>> import warnings
+    >>> import numpy as np
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> from skspmd import SPMDPCA
+    >>> from skspmd.pipeline import NotSPMDAwareWarning, make_pipeline
+    >>> X = np.array([[0.0, 1.0], [1.0, 3.0], [2.0, 2.0]])
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", NotSPMDAwareWarning)
+    ...     pipe = make_pipeline(MinMaxScaler(), SPMDPCA(n_components=1)).fit(X)
+    """
 
 
 def _is_spmd_aware(estimator):
@@ -60,7 +75,18 @@ def non_spmd_steps(estimator):
 
 
 def warn_non_spmd_steps(estimator, comm=None):
-    """Warn (on every rank) when a stateful step would learn from local rows only."""
+    """Warn (on every rank) when a stateful step would learn from local rows only.
+
+    Examples
+    --------
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> from skspmd import SPMDPCA
+    >>> from skspmd.pipeline import make_pipeline, warn_non_spmd_steps
+    >>> warn_non_spmd_steps(make_pipeline(MinMaxScaler(), SPMDPCA()))  # silent at size 1
+
+    On 2 ranks this warns that step ``'minmaxscaler'`` (MinMaxScaler) is not
+    SPMD-aware.
+    """
     comm = comm or get_comm()
     if comm.Get_size() == 1:
         return
@@ -79,6 +105,18 @@ class Pipeline(skpipeline.Pipeline):
 
     See :class:`sklearn.pipeline.Pipeline` for parameters and attributes. The
     fit is collective exactly when the steps' fits are (skspmd estimators).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skspmd import SPMDRidge, SPMDStandardScaler
+    >>> from skspmd.pipeline import Pipeline
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((40, 3))
+    >>> y = X @ [1.0, 2.0, 0.0] + 0.5 * rng.standard_normal(40)
+    >>> pipe = Pipeline([("scale", SPMDStandardScaler()), ("ridge", SPMDRidge())]).fit(X, y)
+    >>> pipe.predict(X[:2]).round(4)
+    array([-0.1537, -0.939 ])
     """
 
     def fit(self, X, y=None, **params):
@@ -95,7 +133,16 @@ class Pipeline(skpipeline.Pipeline):
 
 
 def make_pipeline(*steps, memory=None, transform_input=None, verbose=False):
-    """sklearn's ``make_pipeline``, returning a :class:`skspmd.pipeline.Pipeline`."""
+    """sklearn's ``make_pipeline``, returning a :class:`skspmd.pipeline.Pipeline`.
+
+    Examples
+    --------
+    >>> from skspmd import SPMDPCA, SPMDStandardScaler
+    >>> from skspmd.pipeline import make_pipeline
+    >>> make_pipeline(SPMDStandardScaler(), SPMDPCA(n_components=1))
+    Pipeline(steps=[('spmdstandardscaler', SPMDStandardScaler()),
+                    ('spmdpca', SPMDPCA(n_components=1))])
+    """
     named = skpipeline.make_pipeline(*steps).steps  # sklearn's step naming
     return Pipeline(
         named,

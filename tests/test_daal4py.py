@@ -609,7 +609,7 @@ if rank == 0:
 
 @pytest.mark.serial
 def test_script_at_four_ranks(tmp_path):
-    from conftest import clean_env, mpiexec_path
+    from mpi_plugin import clean_env, mpiexec_path
 
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(SCRIPT))

@@ -6,7 +6,6 @@ import scipy.sparse as sp
 from helpers import SPLITS, WORLD, assert_replicated, gather_rows, local
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA, TruncatedSVD
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skspmd.decomposition import SPMDPCA, SPMDTruncatedSVD
 
@@ -330,15 +329,3 @@ def test_truncated_svd_nan_on_one_rank():
     with pytest.raises(ValueError, match="NaN"):
         SPMDTruncatedSVD(2).fit(X)
 
-
-@pytest.mark.serial
-@parametrize_with_checks(
-    [
-        SPMDPCA(),
-        SPMDPCA(svd_solver="randomized", n_components=2, random_state=0),
-        SPMDTruncatedSVD(random_state=0),
-        SPMDTruncatedSVD(algorithm="arpack", n_components=1),
-    ]
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)

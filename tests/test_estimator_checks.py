@@ -1,4 +1,8 @@
-"""sklearn's estimator checks on every public estimator (size 1), plus API parity."""
+"""sklearn's estimator checks on every public estimator (size 1), plus API parity.
+
+This is the one place where ``parametrize_with_checks`` runs: the per-family
+test files do not repeat it.
+"""
 
 import inspect
 import pickle
@@ -51,10 +55,17 @@ def public_estimators():
 
 ESTIMATORS = public_estimators()
 
+# Solver paths the default instances do not take, checked as well.
+OTHER_SOLVERS = [
+    skspmd.SPMDPCA(svd_solver="randomized", n_components=2, random_state=0),
+    skspmd.SPMDTruncatedSVD(algorithm="arpack", n_components=1),
+]
+
 
 @pytest.mark.serial
 @parametrize_with_checks(
-    ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILURES.get(type(est).__name__, {})
+    ESTIMATORS + OTHER_SOLVERS,
+    expected_failed_checks=lambda est: EXPECTED_FAILURES.get(type(est).__name__, {}),
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)

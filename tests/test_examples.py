@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import clean_env, mpiexec_path
+from mpi_plugin import clean_env, mpiexec_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.py")))

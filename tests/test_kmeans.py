@@ -9,7 +9,6 @@ from helpers import SPLITS, WORLD, assert_replicated, assert_same_fit, local
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits, load_iris, make_blobs
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skspmd.cluster import SPMDKMeans
 
@@ -276,25 +275,6 @@ def test_zero_weights_on_some_ranks_only_are_fine():
 def test_callable_init_rejected():
     with pytest.raises(TypeError, match="callable init"):
         SPMDKMeans(2, init=lambda X, k, random_state: X[:k]).fit(_blobs(n=10))
-
-
-# sklearn's own KMeans fails these two checks as well (k-means++ draws depend
-# on which rows are present, not only on their total weight)
-_SKLEARN_KMEANS_XFAILS = {
-    "check_sample_weight_equivalence_on_dense_data": "fails for sklearn's KMeans too",
-    "check_sample_weight_equivalence_on_sparse_data": "fails for sklearn's KMeans too",
-}
-
-
-@pytest.mark.serial
-@parametrize_with_checks(
-    [SPMDKMeans(n_clusters=3, n_init=2, random_state=0)],
-    expected_failed_checks=lambda est: _SKLEARN_KMEANS_XFAILS,
-)
-def test_sklearn_estimator_checks(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check(estimator)
 
 
 @pytest.mark.parametrize("split", SPLITS)

@@ -8,7 +8,6 @@ from scipy import optimize
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics import r2_score
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skspmd.linear_model import SPMDLinearRegression, SPMDRidge
 
@@ -58,21 +57,6 @@ def _ill_conditioned(n=60, p=6, cond=1e8, seed=1):
 def test_same_parameters_as_sklearn(ours, theirs):
     assert sorted(ours().get_params()) == sorted(theirs().get_params())
     assert ours().get_params() == theirs().get_params()
-
-
-def _expected_failed_checks(estimator):
-    if isinstance(estimator, SPMDRidge):
-        # as for sklearn's Ridge: the direct solvers run no iterations
-        return {"check_non_transformer_estimators_n_iter": "n_iter_ is None (direct solvers)"}
-    return {}
-
-
-@pytest.mark.serial
-@parametrize_with_checks(
-    [SPMDLinearRegression(), SPMDRidge()], expected_failed_checks=_expected_failed_checks
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
 
 
 # ---------------------------------------------------------------------------

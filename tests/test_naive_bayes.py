@@ -6,7 +6,6 @@ import scipy.sparse as sp
 from helpers import SPLITS, WORLD, assert_replicated, assert_same_fit, local
 from sklearn.datasets import load_digits, load_iris
 from sklearn.naive_bayes import MultinomialNB
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skspmd.naive_bayes import SPMDMultinomialNB
 
@@ -212,12 +211,6 @@ def test_continuous_labels():
     y_local = np.linspace(0, 1, 10) + RANK
     with pytest.raises(ValueError, match="Unknown label type"):
         SPMDMultinomialNB().fit(X_local, y_local)
-
-
-@pytest.mark.serial
-@parametrize_with_checks([SPMDMultinomialNB()])
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
 
 
 @pytest.mark.serial

@@ -7,7 +7,7 @@ import textwrap
 import joblib
 import numpy as np
 import pytest
-from conftest import clean_env, mpiexec_path
+from mpi_plugin import clean_env, mpiexec_path
 
 SCRIPT = textwrap.dedent(
     """

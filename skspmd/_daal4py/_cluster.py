@@ -41,6 +41,18 @@ class engines_mt19937:
     seed : int, default=777
     fptype : {'double', 'float'}, default='double'
     method : {'defaultDense'}, default='defaultDense'
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [9.0, 9.0], [10.0, 10.0]])
+    >>> engine = d4p.engines_mt19937(seed=42)
+    >>> d4p.kmeans_init(2, method="plusPlusDense", engine=engine).compute(X).centroids
+    array([[ 1.,  1.],
+           [10., 10.]])
+
+    The same centroids as ``sklearn.cluster.kmeans_plusplus(X, 2, random_state=42)``.
     """
 
     _name = "engines_mt19937"
@@ -55,13 +67,35 @@ class engines_mt19937:
 
 
 class engines_mt2203(engines_mt19937):
-    """Same as :class:`engines_mt19937` (a seed for NumPy's MT19937)."""
+    """Same as :class:`engines_mt19937` (a seed for NumPy's MT19937).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [9.0, 9.0], [10.0, 10.0]])
+    >>> def init(engine):
+    ...     return d4p.kmeans_init(2, method="randomDense", engine=engine).compute(X).centroids
+    >>> np.array_equal(init(d4p.engines_mt2203(7)), init(d4p.engines_mt19937(7)))
+    True
+    """
 
     _name = "engines_mt2203"
 
 
 class engines_mcg59(engines_mt19937):
-    """Same as :class:`engines_mt19937` (a seed for NumPy's MT19937)."""
+    """Same as :class:`engines_mt19937` (a seed for NumPy's MT19937).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [9.0, 9.0], [10.0, 10.0]])
+    >>> def init(engine):
+    ...     return d4p.kmeans_init(2, method="randomDense", engine=engine).compute(X).centroids
+    >>> np.array_equal(init(d4p.engines_mcg59(7)), init(d4p.engines_mt19937(7)))
+    True
+    """
 
     _name = "engines_mcg59"
 
@@ -73,7 +107,16 @@ def _checked_rows(X, comm):
 
 
 class kmeans_init_result(Result):
-    """Result of :class:`kmeans_init`: ``centroids`` (nClusters, p)."""
+    """Result of :class:`kmeans_init`: ``centroids`` (nClusters, p).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [9.0, 9.0], [10.0, 10.0]])
+    >>> d4p.kmeans_init(2).compute(X)
+    kmeans_init_result(centroids=array(2, 2))
+    """
 
 
 _INIT_METHODS = (
@@ -237,6 +280,19 @@ class kmeans_result(Result):
 
     ``centroids`` (k, p), ``objectiveFunction`` (1, 1), ``nIterations``
     (1, 1) int32, and ``assignments`` (n_local, 1) int32 when asked for.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [9.0, 9.0], [10.0, 10.0]])
+    >>> centroids = d4p.kmeans_init(2, method="plusPlusDense").compute(X).centroids
+    >>> res = d4p.kmeans(2, 10, assignFlag=True).compute(X, centroids)
+    >>> res
+    kmeans_result(assignments=array(4, 1), centroids=array(2, 2), nIterations=array(1, 1),
+                  objectiveFunction=array(1, 1))
+    >>> res.assignments.ravel(), res.objectiveFunction  # sklearn's labels_ and inertia_
+    (array([0, 0, 1, 1], dtype=int32), array([[2.]]))
     """
 
 

@@ -36,7 +36,17 @@ __all__ = [
 
 
 class UnsupportedError(NotImplementedError):
-    """A daal4py function, method or parameter value that skspmd.daal4py does not provide."""
+    """A daal4py function, method or parameter value that skspmd.daal4py does not provide.
+
+    Examples
+    --------
+    >>> import skspmd.daal4py as d4p
+    >>> try:
+    ...     d4p.dbscan
+    ... except d4p.UnsupportedError as exc:
+    ...     print(exc)
+    skspmd.daal4py does not provide daal4py's 'dbscan'; it provides ...
+    """
 
 
 # ---------------------------------------------------------------------------
@@ -61,6 +71,12 @@ def daalinit(nthreads=-1):
     -----
     MPI is initialised when skspmd is imported (by mpi4py), so calling
     ``daalinit`` is optional; it is kept so daal4py scripts run unchanged.
+
+    Examples
+    --------
+    >>> import skspmd.daal4py as d4p
+    >>> d4p.daalinit()  # optional; keeps the default threads per rank
+    >>> d4p.daalfini()
     """
     if not isinstance(nthreads, numbers.Integral) or isinstance(nthreads, bool):
         raise TypeError(f"daalinit: nthreads must be an int, got {nthreads!r}")
@@ -76,22 +92,52 @@ def daalfini():
     Results are plain NumPy arrays and remain usable after this call. MPI
     itself is finalised by mpi4py when the process exits, so later skspmd or
     mpi4py calls keep working (daal4py would finalise MPI here).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> res = d4p.low_order_moments().compute(np.array([[1.0], [3.0]]))
+    >>> d4p.daalfini()
+    >>> res.mean  # still readable
+    array([[2.]])
     """
     _STATE["initialized"] = False
 
 
 def my_procid():
-    """Rank of this process in the communicator in use (0 outside MPI)."""
+    """Rank of this process in the communicator in use (0 outside MPI).
+
+    Examples
+    --------
+    >>> import skspmd.daal4py as d4p
+    >>> "part{}.csv".format(d4p.my_procid())  # this rank's file; rank 0 in a plain script
+    'part0.csv'
+    """
     return get_comm().Get_rank()
 
 
 def num_procs():
-    """Number of processes in the communicator in use (1 outside MPI)."""
+    """Number of processes in the communicator in use (1 outside MPI).
+
+    Examples
+    --------
+    >>> import skspmd.daal4py as d4p
+    >>> d4p.num_procs()  # a plain ``python script.py``; n under ``mpiexec -n n``
+    1
+    """
     return get_comm().Get_size()
 
 
 def num_threads():
-    """Threads set with :func:`daalinit` on this rank, or the BLAS default in use."""
+    """Threads set with :func:`daalinit` on this rank, or the BLAS default in use.
+
+    Examples
+    --------
+    >>> import skspmd.daal4py as d4p
+    >>> d4p.num_threads() >= 1
+    True
+    """
     if _STATE["threads"] is not None:
         return _STATE["threads"]
     from threadpoolctl import threadpool_info

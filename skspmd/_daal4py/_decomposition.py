@@ -24,6 +24,18 @@ class pca_result(Result):
 
     ``eigenvalues`` (1, r), ``eigenvectors`` (r, p) (one component per row),
     ``means`` and ``variances`` (1, p) or None, ``dataForTransform`` (dict).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[1.0, 2.0], [2.0, 3.0], [3.0, 5.0], [4.0, 4.0]])
+    >>> res = d4p.pca(resultsToCompute="mean|variance").compute(X)
+    >>> res.eigenvectors.round(4)
+    array([[ 0.7071,  0.7071],
+           [ 0.7071, -0.7071]])
+    >>> res.means, res.variances.round(4)
+    (array([[2.5, 3.5]]), array([[1.6667, 1.6667]]))
     """
 
 
@@ -220,6 +232,19 @@ class svd_result(Result):
     ``singularValues`` (1, p), ``rightSingularMatrix`` (p, p) (right singular
     vectors as rows, ``V^T``), ``leftSingularMatrix`` (n_local, p): this
     rank's rows of ``U``. A matrix not required is None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> res = d4p.svd().compute(np.array([[2.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
+    >>> res
+    svd_result(leftSingularMatrix=array(3, 2), rightSingularMatrix=array(2, 2), \
+    singularValues=array(1, 2))
+    >>> res.leftSingularMatrix
+    array([[1., 0.],
+           [0., 1.],
+           [0., 0.]])
     """
 
 
@@ -300,7 +325,19 @@ class svd(Algorithm):
 
 
 class qr_result(Result):
-    """Result of :class:`qr`: ``matrixQ`` (n_local, p), this rank's rows of Q; ``matrixR``."""
+    """Result of :class:`qr`: ``matrixQ`` (n_local, p), this rank's rows of Q; ``matrixR``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[3.0, 1.0], [4.0, 2.0], [0.0, 2.0]])
+    >>> res = d4p.qr().compute(X)
+    >>> res
+    qr_result(matrixQ=array(3, 2), matrixR=array(2, 2))
+    >>> np.allclose(res.matrixQ @ res.matrixR, X)
+    True
+    """
 
 
 class qr(Algorithm):
@@ -335,7 +372,7 @@ class qr(Algorithm):
     >>> import skspmd.daal4py as d4p
     >>> res = d4p.qr().compute(np.array([[3.0, 1.0], [4.0, 2.0], [0.0, 2.0]]))
     >>> res.matrixR[0, 0]
-    np.float64(5.0)
+    5.0
     """
 
     _name = "qr"

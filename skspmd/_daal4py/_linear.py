@@ -23,27 +23,99 @@ class linear_regression_model(Result):
 
     Also ``NumberOfBetas`` (p + 1), ``NumberOfFeatures`` (p),
     ``NumberOfResponses`` (k) and ``InterceptFlag``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[1.0, 1.0], [1.0, 2.0], [2.0, 2.0], [2.0, 3.0]])
+    >>> Y = X @ np.array([[1.0], [2.0]]) + 3
+    >>> model = d4p.linear_regression_training(interceptFlag=True).compute(X, Y).model
+    >>> model
+    linear_regression_model(Beta=array(1, 3), InterceptFlag=True, NumberOfBetas=3,
+                            NumberOfFeatures=2, NumberOfResponses=1)
+    >>> model.Beta.round(8)  # intercept, then the coefficients
+    array([[3., 1., 2.]])
     """
 
 
 class ridge_regression_model(linear_regression_model):
-    """Trained ridge regression (same fields as :class:`linear_regression_model`)."""
+    """Trained ridge regression (same fields as :class:`linear_regression_model`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0], [1.0], [2.0]])
+    >>> Y = np.array([[0.0], [1.0], [2.0]])
+    >>> training = d4p.ridge_regression_training(ridgeParameters=np.array([[1.25]]))
+    >>> model = training.compute(X, Y).model
+    >>> model
+    ridge_regression_model(Beta=array(1, 2), InterceptFlag=False, NumberOfBetas=2,
+                           NumberOfFeatures=1, NumberOfResponses=1)
+    >>> model.Beta  # sklearn's Ridge(alpha=1.25, fit_intercept=False): coef_ 0.8
+    array([[0. , 0.8]])
+    """
 
 
 class linear_regression_training_result(Result):
-    """Result of :class:`linear_regression_training`: ``model``."""
+    """Result of :class:`linear_regression_training`: ``model``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[1.0, 1.0], [1.0, 2.0], [2.0, 2.0], [2.0, 3.0]])
+    >>> Y = X @ np.array([[1.0], [2.0]]) + 3
+    >>> d4p.linear_regression_training().compute(X, Y)
+    linear_regression_training_result(model=linear_regression_model(Beta=array(1, 3), ...))
+    """
 
 
 class ridge_regression_training_result(Result):
-    """Result of :class:`ridge_regression_training`: ``model``."""
+    """Result of :class:`ridge_regression_training`: ``model``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0], [1.0], [2.0]])
+    >>> Y = np.array([[0.0], [1.0], [2.0]])
+    >>> training = d4p.ridge_regression_training(ridgeParameters=np.array([[1.25]]))
+    >>> training.compute(X, Y)
+    ridge_regression_training_result(model=ridge_regression_model(Beta=array(1, 2), ...))
+    """
 
 
 class linear_regression_prediction_result(Result):
-    """Result of :class:`linear_regression_prediction`: ``prediction`` (n_local, k)."""
+    """Result of :class:`linear_regression_prediction`: ``prediction`` (n_local, k).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[1.0, 1.0], [1.0, 2.0], [2.0, 2.0], [2.0, 3.0]])
+    >>> Y = X @ np.array([[1.0], [2.0]]) + 3
+    >>> model = d4p.linear_regression_training(interceptFlag=True).compute(X, Y).model
+    >>> d4p.linear_regression_prediction().compute(X, model)
+    linear_regression_prediction_result(prediction=array(4, 1))
+    """
 
 
 class ridge_regression_prediction_result(Result):
-    """Result of :class:`ridge_regression_prediction`: ``prediction`` (n_local, k)."""
+    """Result of :class:`ridge_regression_prediction`: ``prediction`` (n_local, k).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0], [1.0], [2.0]])
+    >>> Y = np.array([[0.0], [1.0], [2.0]])
+    >>> training = d4p.ridge_regression_training(ridgeParameters=np.array([[1.25]]))
+    >>> model = training.compute(X, Y).model
+    >>> d4p.ridge_regression_prediction().compute(X, model)
+    ridge_regression_prediction_result(prediction=array(3, 1))
+    """
 
 
 def _model(cls, est, n_features, n_responses, intercept_flag):
@@ -269,6 +341,18 @@ class linear_regression_prediction(_Prediction):
     ----------
     fptype : {'double', 'float'}, default='double'
     method : {'defaultDense'}, default='defaultDense'
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[1.0, 1.0], [1.0, 2.0], [2.0, 2.0], [2.0, 3.0]])
+    >>> Y = X @ np.array([[1.0], [2.0]]) + 3
+    >>> model = d4p.linear_regression_training(interceptFlag=True).compute(X, Y).model
+    >>> res = d4p.linear_regression_prediction().compute(np.array([[0.0, 0.0], [1.0, 1.0]]), model)
+    >>> res.prediction.round(8)
+    array([[3.],
+           [6.]])
     """
 
     _name = "linear_regression_prediction"
@@ -284,6 +368,18 @@ class ridge_regression_prediction(_Prediction):
     ----------
     fptype : {'double', 'float'}, default='double'
     method : {'defaultDense'}, default='defaultDense'
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0], [1.0], [2.0]])
+    >>> Y = np.array([[0.0], [1.0], [2.0]])
+    >>> training = d4p.ridge_regression_training(ridgeParameters=np.array([[1.25]]))
+    >>> model = training.compute(X, Y).model
+    >>> d4p.ridge_regression_prediction().compute(np.array([[1.0], [3.0]]), model).prediction
+    array([[0.8],
+           [2.4]])
     """
 
     _name = "ridge_regression_prediction"

@@ -28,11 +28,35 @@ class multinomial_naive_bayes_model(Result):
     (scikit-learn's ``feature_log_prob_``); ``AuxTable`` (nClasses, p):
     ``LogTheta + LogP`` (what daal4py 2025 stores there); ``NFeatures`` and
     ``NumberOfFeatures``: p.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[2.0, 0.0], [3.0, 1.0], [0.0, 4.0]])
+    >>> y = np.array([[0], [0], [1]])
+    >>> model = d4p.multinomial_naive_bayes_training(2).compute(X, y).model
+    >>> model
+    multinomial_naive_bayes_model(AuxTable=array(2, 2), LogP=array(2, 1), LogTheta=array(2, 2),
+                                  NFeatures=2, NumberOfFeatures=2)
+    >>> np.exp(model.LogP)  # uniform priors
+    array([[0.5],
+           [0.5]])
     """
 
 
 class multinomial_naive_bayes_training_result(Result):
-    """Result of :class:`multinomial_naive_bayes_training`: ``model``."""
+    """Result of :class:`multinomial_naive_bayes_training`: ``model``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[2.0, 0.0], [3.0, 1.0], [0.0, 4.0]])
+    >>> y = np.array([[0], [0], [1]])
+    >>> d4p.multinomial_naive_bayes_training(2).compute(X, y)
+    multinomial_naive_bayes_training_result(model=multinomial_naive_bayes_model(...))
+    """
 
 
 class multinomial_naive_bayes_prediction_result(Result):
@@ -40,6 +64,17 @@ class multinomial_naive_bayes_prediction_result(Result):
 
     ``prediction`` (n_local, 1) float64 class labels; ``probabilities`` and
     ``logProbabilities`` (n_local, nClasses) when asked for, else None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[2.0, 0.0], [3.0, 1.0], [0.0, 4.0]])
+    >>> y = np.array([[0], [0], [1]])
+    >>> model = d4p.multinomial_naive_bayes_training(2).compute(X, y).model
+    >>> d4p.multinomial_naive_bayes_prediction(2).compute(X, model)
+    multinomial_naive_bayes_prediction_result(logProbabilities=None, prediction=array(3, 1),
+                                              probabilities=None)
     """
 
 
@@ -211,6 +246,23 @@ class multinomial_naive_bayes_prediction(Algorithm):
         ``'computeClassProbabilities'``, ``'computeClassLogProbabilities'``
         (daal4py 2025 returns zeros for the last two; here they are
         scikit-learn's ``predict_proba`` and ``predict_log_proba``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[2.0, 0.0], [3.0, 1.0], [0.0, 4.0]])
+    >>> y = np.array([[0], [0], [1]])
+    >>> model = d4p.multinomial_naive_bayes_training(2).compute(X, y).model
+    >>> flags = "computeClassLabels|computeClassProbabilities"
+    >>> predict = d4p.multinomial_naive_bayes_prediction(2, resultsToEvaluate=flags)
+    >>> res = predict.compute(np.array([[1.0, 1.0], [0.0, 2.0]]), model)
+    >>> res.prediction
+    array([[0.],
+           [1.]])
+    >>> res.probabilities.round(4)  # sklearn's MultinomialNB(fit_prior=False).predict_proba
+    array([[0.5745, 0.4255],
+           [0.0826, 0.9174]])
     """
 
     _name = "multinomial_naive_bayes_prediction"

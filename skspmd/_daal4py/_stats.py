@@ -36,7 +36,24 @@ _ESTIMATES = {
 
 
 class low_order_moments_result(Result):
-    """Result of :class:`low_order_moments`: each field a ``(1, n_features)`` array."""
+    """Result of :class:`low_order_moments`: each field a ``(1, n_features)`` array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[1.0, 2.0], [3.0, 6.0]])
+    >>> res = d4p.low_order_moments(estimatesToCompute="estimatesMinMax").compute(X)
+    >>> res
+    low_order_moments_result(maximum=array(1, 2), minimum=array(1, 2))
+    >>> res.maximum
+    array([[3., 6.]])
+    >>> res.mean
+    Traceback (most recent call last):
+        ...
+    AttributeError: low_order_moments_result.mean was not computed:
+    estimatesToCompute='estimatesMinMax'
+    """
 
 
 class low_order_moments(Algorithm):
@@ -111,7 +128,22 @@ class low_order_moments(Algorithm):
 
 
 class covariance_result(Result):
-    """Result of :class:`covariance`: ``covariance``, ``correlation`` (p, p), ``mean`` (1, p)."""
+    """Result of :class:`covariance`: ``covariance``, ``correlation`` (p, p), ``mean`` (1, p).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[1.0, 2.0], [2.0, 3.0], [3.0, 5.0], [4.0, 4.0]])
+    >>> res = d4p.covariance().compute(X)
+    >>> res
+    covariance_result(correlation=array(2, 2), covariance=array(2, 2), mean=array(1, 2))
+    >>> res.correlation  # numpy.corrcoef(X.T)
+    array([[1. , 0.8],
+           [0.8, 1. ]])
+    >>> res.mean
+    array([[2.5, 3.5]])
+    """
 
 
 class covariance(Algorithm):

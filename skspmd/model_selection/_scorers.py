@@ -93,6 +93,23 @@ class GlobalScorer:
         ``statistic(y_true, response, estimator, comm) -> float``; collective.
     sign : {1, -1}
         -1 for losses.
+
+    Examples
+    --------
+    A global "max error" scorer: each rank's largest error, then the maximum
+    over the ranks (scikit-learn's ``"neg_max_error"`` on all rows):
+
+    >>> import numpy as np
+    >>> from mpi4py import MPI
+    >>> from skspmd import SPMDLinearRegression
+    >>> from skspmd.model_selection import GlobalScorer
+    >>> def max_error(y_true, y_pred, estimator, comm):
+    ...     local = float(np.max(np.abs(y_true - y_pred), initial=0.0))
+    ...     return comm.allreduce(local, op=MPI.MAX)
+    >>> scorer = GlobalScorer("neg_max_error", "predict", max_error, sign=-1)
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> round(scorer(SPMDLinearRegression().fit(X, y), X, y), 6)
+    -0.4
     """
 
     _skspmd_global = True
@@ -263,7 +280,14 @@ for _metric in ("precision", "recall", "f1"):
 
 
 def get_scorer_names():
-    """Names of the scorers with a global (collective) implementation."""
+    """Names of the scorers with a global (collective) implementation.
+
+    Examples
+    --------
+    >>> from skspmd.model_selection import get_scorer_names
+    >>> "r2" in get_scorer_names()
+    True
+    """
     return sorted(SCORERS)
 
 
@@ -283,6 +307,18 @@ def get_scorer(scoring):
     ------
     ValueError
         For a name whose sklearn scorer would be computed on local rows only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skspmd import SPMDLinearRegression
+    >>> from skspmd.model_selection import get_scorer
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> scorer = get_scorer("r2")
+    >>> scorer
+    GlobalScorer('r2')
+    >>> round(scorer(SPMDLinearRegression().fit(X, y), X, y), 6)  # r2 over every rank's rows
+    0.965714
     """
     if getattr(scoring, "_skspmd_global", False):
         return scoring

@@ -36,6 +36,15 @@ class KFold(skms.KFold):
     The same as :class:`sklearn.model_selection.KFold`, except that a rank
     with fewer rows than ``n_splits`` (or none) gets empty folds instead of an
     error; global fold k is the union of every rank's local fold k.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skspmd.model_selection import KFold
+    >>> [test.tolist() for _, test in KFold(2).split(np.zeros((4, 1)))]  # as sklearn's
+    [[0, 1], [2, 3]]
+    >>> [test.tolist() for _, test in KFold(3).split(np.zeros((2, 1)))]  # sklearn's raises
+    [[0], [1], []]
     """
 
     def split(self, X, y=None, groups=None):
@@ -77,6 +86,13 @@ def spmd_splits(cv, X, y=None, groups=None, classifier=False, comm=None):
     An integer (or None, meaning 5) gives :class:`KFold` on the local rows; a
     splitter or iterable is used as is. Errors while splitting raise on every
     rank; different numbers of splits on different ranks are an error.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skspmd.model_selection import spmd_splits
+    >>> [test.tolist() for _, test in spmd_splits(3, np.zeros((5, 1)))]  # this rank's folds
+    [[0, 1], [2, 3], [4]]
     """
     comm = comm or get_comm()
     if isinstance(cv, skms.PredefinedSplit):
@@ -178,6 +194,19 @@ class RandomizedSearchCV(_SPMDSearchMixin, skms.RandomizedSearchCV):
 
     As :class:`GridSearchCV`; in addition the candidates are drawn on rank 0
     and broadcast, so ranks agree even with ``random_state=None``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skspmd import SPMDRidge
+    >>> from skspmd.model_selection import RandomizedSearchCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((40, 3))
+    >>> y = X @ [1.0, 2.0, 0.0] + 0.5 * rng.standard_normal(40)
+    >>> alphas = {"alpha": [0.01, 0.1, 1.0, 10.0, 100.0]}
+    >>> search = RandomizedSearchCV(SPMDRidge(), alphas, n_iter=3, cv=4, random_state=0)
+    >>> search.fit(X, y).best_params_
+    {'alpha': 0.01}
     """
 
     def _run_search(self, evaluate_candidates):
@@ -201,6 +230,20 @@ def cross_validate(estimator, X, y=None, *, groups=None, scoring=None, cv=None, 
     Parameters as :func:`sklearn.model_selection.cross_validate`; ``scoring``,
     ``cv`` and ``n_jobs`` follow :class:`GridSearchCV`'s rules. The returned
     test (and train) scores are the same on every rank.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skspmd import SPMDRidge
+    >>> from skspmd.model_selection import cross_validate
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((40, 3))
+    >>> y = X @ [1.0, 2.0, 0.0] + 0.5 * rng.standard_normal(40)
+    >>> result = cross_validate(SPMDRidge(), X, y, cv=3, scoring=["r2", "neg_mean_squared_error"])
+    >>> sorted(result)
+    ['fit_time', 'score_time', 'test_neg_mean_squared_error', 'test_r2']
+    >>> result["test_r2"].round(4)
+    array([0.9571, 0.9411, 0.8591])
     """
     comm = get_comm()
     _check_n_jobs(n_jobs)
@@ -221,6 +264,17 @@ def cross_val_score(estimator, X, y=None, *, groups=None, scoring=None, cv=None,
     -------
     scores : ndarray of shape (n_splits,)
         The same on every rank.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skspmd import SPMDLinearRegression
+    >>> from skspmd.model_selection import cross_val_score
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((40, 3))
+    >>> y = X @ [1.0, 2.0, 0.0] + 0.5 * rng.standard_normal(40)
+    >>> cross_val_score(SPMDLinearRegression(), X, y, cv=3).round(4)
+    array([0.9582, 0.9526, 0.8617])
     """
     result = cross_validate(
         estimator, X, y, groups=groups, scoring=scoring, cv=cv, n_jobs=n_jobs, **kwargs
