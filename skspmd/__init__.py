@@ -13,7 +13,15 @@ from ._threads import set_num_threads
 from .cluster import SPMDKMeans
 from .covariance import SPMDEmpiricalCovariance
 from .decomposition import SPMDPCA, SPMDTruncatedSVD
-from .linear_model import SPMDLinearRegression, SPMDRidge
+from .linear_model import (
+    SPMDElasticNet,
+    SPMDElasticNetCV,
+    SPMDLasso,
+    SPMDLassoCV,
+    SPMDLinearRegression,
+    SPMDRidge,
+    SPMDRidgeCV,
+)
 from .naive_bayes import SPMDMultinomialNB
 from .preprocessing import SPMDStandardScaler
 from .stats import SPMDBasicStatistics
@@ -22,13 +30,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SPMDBasicStatistics",
+    "SPMDElasticNet",
+    "SPMDElasticNetCV",
     "SPMDEmpiricalCovariance",
     "SPMDError",
     "SPMDKMeans",
+    "SPMDLasso",
+    "SPMDLassoCV",
     "SPMDLinearRegression",
     "SPMDMultinomialNB",
     "SPMDPCA",
     "SPMDRidge",
+    "SPMDRidgeCV",
     "SPMDStandardScaler",
     "SPMDTruncatedSVD",
     "comm_context",

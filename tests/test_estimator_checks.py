@@ -32,6 +32,18 @@ EXPECTED_FAILURES = {
             "samples (different k-means++ draws)"
         ),
     },
+    "SPMDElasticNet": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "the weighted data of this check have more features (30) than rows (27), "
+            "where the merged-Gram route raises by design (documented)"
+        ),
+    },
+    "SPMDLasso": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "the weighted data of this check have more features (30) than rows (27), "
+            "where the merged-Gram route raises by design (documented)"
+        ),
+    },
     "SPMDRidge": {
         "check_non_transformer_estimators_n_iter": (
             "as sklearn's Ridge: n_iter_ is None for the direct solvers"

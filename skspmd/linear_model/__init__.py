@@ -1,6 +1,17 @@
-"""Distributed linear models: ordinary least squares and ridge regression."""
+"""Distributed linear models: least squares, ridge, lasso and elastic net (and their CV versions)."""
 
 from ._base import SPMDLinearRegression
+from ._coordinate_descent import SPMDElasticNet, SPMDLasso
+from ._coordinate_descent_cv import SPMDElasticNetCV, SPMDLassoCV
 from ._ridge import SPMDRidge
+from ._ridge_cv import SPMDRidgeCV
 
-__all__ = ["SPMDLinearRegression", "SPMDRidge"]
+__all__ = [
+    "SPMDElasticNet",
+    "SPMDElasticNetCV",
+    "SPMDLasso",
+    "SPMDLassoCV",
+    "SPMDLinearRegression",
+    "SPMDRidge",
+    "SPMDRidgeCV",
+]
