@@ -57,6 +57,11 @@ FLOPS = {
     "linear_regression": lambda n, d: n * (d + 1) ** 2,  # Gram route (well-conditioned data)
     "linear_regression_ill": lambda n, d: 3 * n * (d + 1) ** 2,  # Gram, then TSQR
     "ridge_svd": lambda n, d: 2 * n * (d + 1) ** 2,
+    "gram_pass": lambda n, d: n * (d + 1) ** 2,
+    "lasso": lambda n, d: n * (d + 1) ** 2,  # the Gram pass; the descent is model-sized
+    "elastic_net": lambda n, d: n * (d + 1) ** 2,
+    "lasso_cv": lambda n, d: n * (d + 1) ** 2,
+    "ridge_cv": lambda n, d: 3 * n * (d + 1) ** 2,  # Gram pass, then one GEMM with V
 }
 
 # Passes over the input of the fits that read it more than once (default 1).

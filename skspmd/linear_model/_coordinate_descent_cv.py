@@ -222,6 +222,12 @@ class _SPMDLinearModelCVMixin:
         total = _merge(groups)
         if data.sample_weight is not None:
             _check_total_weight(total.n)
+        empty = [k for k, g in enumerate(groups[:-1]) if not g.n > 0]
+        if empty:
+            raise ValueError(
+                f"test fold(s) {empty} hold no rows (or only zero weights) on any rank: "
+                f"{data.n_samples} rows over all ranks for {len(splits)} folds."
+            )
         l1_ratios = np.atleast_1d(getattr(self, "l1_ratio", 1.0)).astype(float)
         with agree_on_errors(comm):
             alphas = self._alphas(total, n_features, l1_ratios)
@@ -277,7 +283,7 @@ class _SPMDLinearModelCVMixin:
         with agree_on_errors(comm):
             coefs, gaps, n_iters = solve_path(problem, 0, [best_alpha], best_l1_ratio, None, self)
         coef, gap, n_iter = replicate([coefs[:, 0], gaps[0], np.int64(n_iters[0])], comm)
-        self.mse_path_ = np.squeeze(np.moveaxis(mse_paths, 2, 1))
+        self.mse_path_ = np.squeeze(np.moveaxis(mse_paths, 2, 1)).astype(dtype)
         self.alpha_ = best_alpha
         if hasattr(self, "l1_ratio"):
             self.l1_ratio_ = best_l1_ratio
@@ -403,8 +409,8 @@ class SPMDLassoCV(LocalRowsMixin, _SPMDLinearModelCVMixin, _GlobalR2Mixin, Lasso
     >>> X = rng.randn(100, 6)
     >>> y = X @ np.array([1.5, 0, 0, -2, 0, 0]) + 0.1 * rng.randn(100)
     >>> reg = SPMDLassoCV(cv=5).fit(X, y)
-    >>> reg.coef_.round(1)
-    array([ 1.5,  0. , -0. , -2. ,  0. , -0. ])
+    >>> np.flatnonzero(reg.coef_), reg.coef_[[0, 3]].round(1)
+    (array([0, 3]), array([ 1.5, -2. ]))
     """
 
 

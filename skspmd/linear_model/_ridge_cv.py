@@ -178,7 +178,9 @@ class SPMDRidgeCV(LocalRowsMixin, _GlobalR2Mixin, RidgeCV):
     >>> y = X @ np.arange(5.0) + rng.randn(60)
     >>> reg = SPMDRidgeCV(alphas=[0.1, 1.0, 10.0]).fit(X, y)
     >>> reg.alpha_
-    1.0
+    0.1
+    >>> reg.coef_.round(1)
+    array([-0.2,  1.1,  2.1,  3.1,  3.9])
     """
 
     @spmd_fit
