@@ -44,7 +44,7 @@ def _weights(n, seed=5):
 def _close(got, expected, rel, name=""):
     """Equal to ``rel`` relative to the largest entry."""
     expected = np.asarray(expected, dtype=float)
-    scale = max(np.abs(expected).max(), 1e-300)
+    scale = max(np.abs(expected).max(initial=0.0), 1e-300)
     np.testing.assert_allclose(got, expected, rtol=rel, atol=rel * scale, err_msg=name)
 
 

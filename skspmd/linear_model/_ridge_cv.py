@@ -43,10 +43,11 @@ class _Identity:
 class _Eigen:
     """The replicated eigendecomposition of ``C_xx`` and what every alpha needs."""
 
-    def __init__(self, cp, n_features):
+    def __init__(self, cp, n_features, comm):
         p = n_features
-        values, vectors = scipy.linalg.eigh(cp.C[:p, :p], check_finite=False)
-        self.values, self.V = replicate([values, vectors])
+        with agree_on_errors(comm):
+            values, vectors = scipy.linalg.eigh(cp.C[:p, :p], check_finite=False)
+        self.values, self.V = replicate([values, vectors], comm)
         self.Vt_xy = self.V.T @ cp.C[:p, p:]  # (p, n_targets)
 
     def filters(self, alphas):
@@ -223,8 +224,7 @@ class SPMDRidgeCV(LocalRowsMixin, _GlobalR2Mixin, RidgeCV):
             )
         Y = _as_targets(y)
         cp = merged_cross_products(X, Y, data.sample_weight, self.fit_intercept, comm)
-        with agree_on_errors(comm):
-            eig = _Eigen(cp, n_features)
+        eig = _Eigen(cp, n_features, comm)
         with agree_on_errors(comm):
             looe = _loo_errors(X, Y, data.sample_weight, cp, eig, alphas, self.fit_intercept)
         if scorer is None:
