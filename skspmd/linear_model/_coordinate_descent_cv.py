@@ -259,7 +259,6 @@ class _SPMDLinearModelCVMixin:
 
     def _fold_path(self, groups, counts, k, alphas, l1_ratio, n_features, dtype):
         """The path trained without fold k, and its error on fold k."""
-        n_folds = len(groups) - 1
         train = _merge([g for j, g in enumerate(groups) if j != k])
         n_train = int(counts.sum() - counts[k])
         problem = gram_problem(train, n_train, n_features, self.fit_intercept, dtype)
@@ -268,7 +267,6 @@ class _SPMDLinearModelCVMixin:
         intercepts = problem.y_offset[0] - problem.x_offset @ coefs
         if not self.fit_intercept:
             intercepts = np.zeros_like(intercepts)
-        assert k < n_folds
         return _held_out_mse(groups[k], coefs, intercepts, n_features, self.fit_intercept)
 
     def _refit(self, total, n_rows, alphas, l1_ratios, mse_paths, dtype, comm):
