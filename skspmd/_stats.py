@@ -20,12 +20,23 @@ back to the per-block Chan route when the shift is too far from the mean.
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.blas import dsyrk
 from sklearn.utils import assert_all_finite
 
 from ._comm import agree_on_errors, allgather_array, allreduce, get_comm
 from ._kernels import block_moments, merge_blocks
 
-__all__ = ["BLOCK_BYTES", "CrossProducts", "GroupSums", "Moments", "block_rows", "column_mean"]
+__all__ = [
+    "BLOCK_BYTES",
+    "CrossProducts",
+    "GroupSums",
+    "Moments",
+    "block_rows",
+    "column_mean",
+    "gram",
+    "symmetrize",
+    "syrk",
+]
 
 # Rows per block: about 256 KiB of float64, so a block stays in L2 while the
 # several passes over it (mean, centre, square, sum, min, max) run.
@@ -35,6 +46,35 @@ BLOCK_BYTES = 1 << 18
 def block_rows(n_features, itemsize=8, target_bytes=BLOCK_BYTES):
     """Number of rows in a cache-sized block."""
     return max(64, target_bytes // max(1, n_features * itemsize))
+
+
+def syrk(A, C=None):
+    """``C + A^T A`` into the upper triangle of the F-ordered ``C`` (one BLAS ``syrk``).
+
+    ``A`` is float64; ``C=None`` starts from zero. Only the upper triangle is
+    written (half the flops of a GEMM): finish with :func:`symmetrize`. A
+    C-ordered ``A`` is passed to BLAS as its (F-ordered) transpose, no copy.
+    """
+    beta = 0.0 if C is None else 1.0
+    if C is None:
+        C = np.zeros((A.shape[1], A.shape[1]), order="F")
+    if A.flags.c_contiguous:
+        return dsyrk(1.0, A.T, c=C, beta=beta, trans=0, lower=0, overwrite_c=1)
+    return dsyrk(1.0, np.asfortranarray(A), c=C, beta=beta, trans=1, lower=0, overwrite_c=1)
+
+
+def symmetrize(C):
+    """The full symmetric matrix whose upper triangle is that of ``C`` (a new array)."""
+    C = np.triu(C)
+    C += np.triu(C, 1).T
+    return C
+
+
+def gram(A):
+    """``A^T A`` of a float64 array, one BLAS ``syrk``, full symmetric result."""
+    if A.shape[0] == 0:
+        return np.zeros((A.shape[1], A.shape[1]))
+    return symmetrize(syrk(A))
 
 
 def column_mean(A, sample_weight=None, comm=None):
@@ -293,18 +333,6 @@ class CrossProducts:
             local = cls.from_rows(X, sample_weight, centered=centered)
         return local.allreduce(comm)
 
-    @staticmethod
-    def _syrk(A, C=None):
-        """``C + A^T A`` into the upper triangle of the F-ordered ``C`` (BLAS syrk)."""
-        from scipy.linalg.blas import dsyrk
-
-        beta = 0.0 if C is None else 1.0
-        if C is None:
-            C = np.zeros((A.shape[1], A.shape[1]), order="F")
-        if A.flags.c_contiguous:
-            return dsyrk(1.0, A.T, c=C, beta=beta, trans=0, lower=0, overwrite_c=1)
-        return dsyrk(1.0, np.asfortranarray(A), c=C, beta=beta, trans=1, lower=0, overwrite_c=1)
-
     @classmethod
     def _from_shifted_blocks(cls, X, sample_weight, centered):
         """The one-pass route of :meth:`from_rows`, or None where it would lose digits."""
@@ -334,9 +362,8 @@ class CrossProducts:
                 root = np.sqrt(np.asarray(sample_weight[start:stop], dtype=np.float64))
                 work[:, :d] *= root[:, np.newaxis]
                 work[:, d] = root
-            C = cls._syrk(work, C)
-        C = np.triu(C)
-        C += np.triu(C, 1).T
+            C = syrk(work, C)
+        C = symmetrize(C)
         n = C[d, d]
         if n == 0:
             return cls(0.0, np.zeros(d), np.zeros((d, d)), centered)
@@ -401,16 +428,14 @@ class CrossProducts:
                     work *= np.sqrt(w)[:, np.newaxis]
             else:
                 work = block
-            C = cls._syrk(work, C)
+            C = syrk(work, C)
             if centered and n > 0:
                 delta = mean_b - mean
                 C += np.outer(delta, delta) * (n * n_b / (n + n_b))
             n_new = n + n_b
             mean = mean + (mean_b - mean) * (n_b / n_new)
             n = n_new
-        C = np.triu(C)
-        C += np.triu(C, 1).T
-        return cls(n, mean, C, centered)
+        return cls(n, mean, symmetrize(C), centered)
 
     def allreduce(self, comm=None):
         """Merge every rank's cross-products; identical on every rank.

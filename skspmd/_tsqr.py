@@ -31,10 +31,11 @@ from typing import NamedTuple
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy.linalg import blas, lapack
+from scipy.linalg import lapack
 from sklearn.utils import check_array
 
 from ._comm import agree_on_errors, all_agree, allgather_array, allreduce, replicate
+from ._stats import gram
 from ._threads import one_blas_thread
 
 __all__ = [
@@ -45,7 +46,6 @@ __all__ = [
     "cholesky_qr",
     "cholesky_upper",
     "conditioned_cholesky",
-    "gram",
     "householder_qr",
     "local_r",
     "merge_r",
@@ -201,19 +201,6 @@ def tsqr_r(X, counts, comm, shift=None):
 # ---------------------------------------------------------------------------
 # Q and R: CholeskyQR2, Householder TSQR fallback
 # ---------------------------------------------------------------------------
-
-def gram(X):
-    """``X^T X`` of a float64 array, one BLAS ``syrk``, full symmetric result."""
-    n, d = X.shape
-    if n == 0:
-        return np.zeros((d, d))
-    if X.flags.c_contiguous:
-        C = blas.dsyrk(1.0, X.T, trans=0, lower=0)  # X.T is F-ordered: no copy
-    else:
-        C = blas.dsyrk(1.0, np.asfortranarray(X), trans=1, lower=0)
-    C = np.triu(C)
-    return C + np.triu(C, 1).T
-
 
 def _solve_upper_right(X, R, out):
     """``out = X @ inv(R)`` for upper-triangular ``R``, by row blocks (``out`` may be ``X``).
