@@ -80,7 +80,8 @@ def gram(A):
 def column_mean(A, sample_weight=None, comm=None):
     """Global ``(sum of weights, weighted column means)`` of row-distributed ``A``.
 
-    Local column sums over cache-sized blocks, then one ``Allgather`` of
+    Local column sums over cache-sized blocks (accumulated in float64 for
+    float32 input too), then one ``Allgather`` of
     ``n_columns + 1`` doubles per rank, summed in rank order on every rank
     (so the result is bitwise identical everywhere).
     """
@@ -93,7 +94,7 @@ def column_mean(A, sample_weight=None, comm=None):
             block = A[start : start + step]
             if sample_weight is None:
                 local[0] += block.shape[0]
-                local[1:] += block.sum(axis=0)
+                local[1:] += block.sum(axis=0, dtype=np.float64)
             else:
                 w = sample_weight[start : start + step]
                 local[0] += w.sum()

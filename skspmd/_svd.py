@@ -20,6 +20,7 @@ __all__ = [
     "exact_svd",
     "flip_signs",
     "randomized_svd",
+    "truncated_svd",
 ]
 
 # Widest matrix for which the exact TSQR path replaces ARPACK.
@@ -241,3 +242,31 @@ def arpack_svd(X, n_components, *, tol, random_state, counts, comm):
     Vt = Wt @ vecs.T
     s, Vt = replicate([s, Vt], comm)
     return s[:k], Vt[:k]
+
+
+def truncated_svd(X, n_components, solver, *, tol, n_iter, n_oversamples,
+                  power_iteration_normalizer, random_state, counts, offset, comm,
+                  compute_u=False):
+    """``(U_local, s, Vt)`` by sklearn's ``'arpack'`` or ``'randomized'`` solver.
+
+    The truncated solvers as SPMDPCA and SPMDTruncatedSVD name them:
+    :func:`arpack_svd` (``U_local`` is then None) or :func:`randomized_svd`
+    with its parameters.
+    """
+    if solver == "arpack":
+        s, Vt = arpack_svd(
+            X, n_components, tol=tol, random_state=random_state, counts=counts, comm=comm
+        )
+        return None, s, Vt
+    return randomized_svd(
+        X,
+        n_components,
+        n_oversamples=n_oversamples,
+        n_iter=n_iter,
+        power_iteration_normalizer=power_iteration_normalizer,
+        random_state=random_state,
+        counts=counts,
+        offset=offset,
+        comm=comm,
+        compute_u=compute_u,
+    )

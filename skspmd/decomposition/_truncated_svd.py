@@ -10,7 +10,7 @@ from .._base import LocalRowsMixin, spmd_fit
 from .._comm import agree_on_errors, get_comm
 from .._stats import Moments
 from .._validation import validate_spmd_data
-from .._svd import arpack_svd, randomized_svd
+from .._svd import truncated_svd
 
 __all__ = ["SPMDTruncatedSVD"]
 
@@ -151,23 +151,19 @@ class SPMDTruncatedSVD(LocalRowsMixin, TruncatedSVD):
             X_work = sp.csr_matrix(X, dtype=np.float64)
         else:
             X_work = np.ascontiguousarray(X, dtype=np.float64)
-        random_state = check_random_state(self.random_state)
-        if self.algorithm == "arpack":
-            Sigma, VT = arpack_svd(
-                X_work, k, tol=self.tol, random_state=random_state, counts=data.counts, comm=comm
-            )
-        else:
-            _, Sigma, VT = randomized_svd(
-                X_work,
-                k,
-                n_oversamples=self.n_oversamples,
-                n_iter=self.n_iter,
-                power_iteration_normalizer=self.power_iteration_normalizer,
-                random_state=random_state,
-                counts=data.counts,
-                offset=data.offset,
-                comm=comm,
-            )
+        _, Sigma, VT = truncated_svd(
+            X_work,
+            k,
+            self.algorithm,
+            tol=self.tol,
+            n_iter=self.n_iter,
+            n_oversamples=self.n_oversamples,
+            power_iteration_normalizer=self.power_iteration_normalizer,
+            random_state=check_random_state(self.random_state),
+            counts=data.counts,
+            offset=data.offset,
+            comm=comm,
+        )
         _, VT = svd_flip(None, VT, u_based_decision=False)
         self.components_ = np.ascontiguousarray(VT, dtype=dtype)
 
