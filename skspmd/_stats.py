@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk
 from sklearn.utils import assert_all_finite
 
-from ._comm import agree_on_errors, allgather_array, allreduce, get_comm
+from ._comm import agree_on_errors, allgather_array, allgather_arrays, allreduce, get_comm
 from ._kernels import block_moments, merge_blocks
 
 __all__ = [
@@ -238,22 +238,21 @@ class Moments:
     def allreduce(self, comm=None):
         """Merge every rank's moments; identical on every rank.
 
-        One ``Allgather`` of ``4 * n_features + 2`` doubles per rank, then the
-        same rank-ordered pairwise merge on every rank.
+        One ``Allgather`` of ``4 * n_features + 1`` doubles and the row count
+        (an int64) per rank, then the same rank-ordered pairwise merge on
+        every rank.
         """
         comm = comm or get_comm()
         if comm.Get_size() == 1:
             return self
-        packed = np.concatenate(
-            ([self.n, float(self.n_rows)], self.mean, self.m2, self.min, self.max)
-        )
-        rows = allgather_array(packed, comm)
+        packed = np.concatenate(([self.n], self.mean, self.m2, self.min, self.max))
+        parts = allgather_arrays([np.array(self.n_rows, dtype=np.int64), packed], comm)
         d = self.mean.shape[0]
         out = None
-        for row in rows:
+        for n_rows, row in parts:
             part = Moments(
-                row[0], int(row[1]), row[2 : 2 + d], row[2 + d : 2 + 2 * d],
-                row[2 + 2 * d : 2 + 3 * d], row[2 + 3 * d :],
+                row[0], int(n_rows), row[1 : 1 + d], row[1 + d : 1 + 2 * d],
+                row[1 + 2 * d : 1 + 3 * d], row[1 + 3 * d :],
             )
             out = part if out is None else out.merge(part)
         return out

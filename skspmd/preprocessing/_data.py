@@ -58,7 +58,7 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
     Distributed semantics: each rank reduces its rows to ``(n, mean, M2)`` per
     feature in cache-sized blocks (Chan-Golub-LeVeque pairwise merge, so large
     means do not destroy the variance); one ``Allgather`` of
-    ``4 * n_features + 2`` doubles per rank merges them in rank order, giving a
+    ``4 * n_features + 1`` doubles and one int64 per rank merges them in rank order, giving a
     bitwise identical scaler on every rank. ``transform`` and
     ``inverse_transform`` are local. ``partial_fit`` merges each collective
     batch into the running moments. Unlike sklearn, NaN in ``X`` is rejected
