@@ -304,10 +304,10 @@ class SPMDPCA(LocalRowsMixin, PCA):
             n_components = min(n, d) if self.svd_solver != "arpack" else min(n, d) - 1
         self._fit_svd_solver = _resolve_solver(self.svd_solver, n, d, n_components)
         if self._fit_svd_solver in ("full", "covariance_eigh"):
-            return self._fit_full(X, data, n_components, comm)
-        return self._fit_truncated(X, data, n_components, comm, compute_u)
+            return self._spmd_fit_full(X, data, n_components, comm)
+        return self._spmd_fit_truncated(X, data, n_components, comm, compute_u)
 
-    def _fit_full(self, X, data, n_components, comm):
+    def _spmd_fit_full(self, X, data, n_components, comm):
         """The exact solvers: every singular value, then sklearn's choice of how many to keep."""
         n, d = data.n_samples, X.shape[1]
         _check_full_n_components(n_components, n, d, self._fit_svd_solver)
@@ -339,7 +339,7 @@ class SPMDPCA(LocalRowsMixin, PCA):
         )
         return _Fitted(X, centered=False, U=None)
 
-    def _fit_truncated(self, X, data, n_components, comm, compute_u):
+    def _spmd_fit_truncated(self, X, data, n_components, comm, compute_u):
         """The 'arpack' and 'randomized' solvers on this rank's centred rows."""
         n, d = data.n_samples, X.shape[1]
         _check_truncated_n_components(n_components, n, d, self._fit_svd_solver)
