@@ -140,20 +140,12 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
         with agree_on_errors(comm):
             batch = Moments.from_rows(X, data.sample_weight, check_finite=True)
         batch = batch.allreduce(comm)
-
-        previous = Moments.empty(X.shape[1])
-        if not first_call:
-            n_prev = float(self.n_samples_seen_)
-            previous.n = n_prev
-            if self.mean_ is not None:
-                previous.mean = self.mean_
-            if self.var_ is not None:
-                previous.m2 = self.var_ * n_prev
         if batch.n == 0 and data.n_samples > 0:
             raise ValueError(
                 "Sample weights must contain at least one non-zero number "
                 "(over all ranks)."
             )
+        previous = Moments.empty(X.shape[1]) if first_call else self._seen_moments()
         total = previous.merge(batch)
 
         # sklearn's conventions: with neither centring nor scaling it counts rows
@@ -163,9 +155,23 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
             self.n_samples_seen_ = np.int64(seen) if sample_weight is None else np.float64(seen)
         else:
             self.n_samples_seen_ = np.float64(total.n)
-        keep_mean = (self.with_mean or self.with_std) and not (
-            sp.issparse(X) and not self.with_std
-        )
+        self._set_moments(total, sp.issparse(X))
+        return self
+
+    def _seen_moments(self):
+        """The moments of the rows seen so far, as the fitted attributes hold them."""
+        previous = Moments.empty(self.n_features_in_)
+        n_prev = float(self.n_samples_seen_)
+        previous.n = n_prev
+        if self.mean_ is not None:
+            previous.mean = self.mean_
+        if self.var_ is not None:
+            previous.m2 = self.var_ * n_prev
+        return previous
+
+    def _set_moments(self, total, sparse):
+        """``mean_``, ``var_`` and ``scale_`` from the merged moments, as sklearn keeps them."""
+        keep_mean = (self.with_mean or self.with_std) and not (sparse and not self.with_std)
         self.mean_ = total.mean if keep_mean else None
         if self.with_std:
             self.var_ = total.m2 / total.n if total.n > 0 else np.zeros_like(total.m2)
@@ -175,4 +181,3 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
         else:
             self.var_ = None
             self.scale_ = None
-        return self
