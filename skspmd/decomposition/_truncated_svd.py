@@ -15,6 +15,32 @@ from .._svd import truncated_svd
 __all__ = ["SPMDTruncatedSVD"]
 
 
+def _check_n_components(k, n, d, algorithm):
+    if algorithm == "arpack" and not k < min(n, d):
+        raise ValueError(
+            f"n_components={k} must be strictly less than min(n_samples, "
+            f"n_features)={min(n, d)} with algorithm='arpack' (n_samples={n} "
+            f"rows over all ranks, n_features={d})"
+        )
+    if algorithm == "randomized" and k > d:
+        raise ValueError(f"n_components({k}) must be <= n_features({d}).")
+
+
+def _projected_variances(X, Vt, comm):
+    """This rank's projected rows, the global variance of each projection and of ``X``.
+
+    Returns ``(X @ Vt.T, variances of its columns, total variance of X)``:
+    two :class:`~skspmd._stats.Moments` merges (``ddof=0``, as sklearn).
+    """
+    with agree_on_errors(comm):
+        X_transformed = np.asarray(safe_sparse_dot(X, Vt.T), dtype=np.float64)
+        projected = Moments.from_rows(X_transformed)
+        original = Moments.from_rows(X)
+    projected = projected.allreduce(comm)
+    original = original.allreduce(comm)
+    return X_transformed, projected.m2 / projected.n, np.sum(original.m2) / original.n
+
+
 class SPMDTruncatedSVD(LocalRowsMixin, TruncatedSVD):
     """Truncated SVD (LSA) of the rows of every MPI rank, without centring.
 
@@ -136,16 +162,8 @@ class SPMDTruncatedSVD(LocalRowsMixin, TruncatedSVD):
         X, data = validate_spmd_data(
             self, X, comm=comm, accept_sparse=["csr", "csc"], ensure_min_features=2
         )
-        n, d = data.n_samples, X.shape[1]
         k = self.n_components
-        if self.algorithm == "arpack" and not k < min(n, d):
-            raise ValueError(
-                f"n_components={k} must be strictly less than min(n_samples, "
-                f"n_features)={min(n, d)} with algorithm='arpack' (n_samples={n} "
-                f"rows over all ranks, n_features={d})"
-            )
-        if self.algorithm == "randomized" and k > d:
-            raise ValueError(f"n_components({k}) must be <= n_features({d}).")
+        _check_n_components(k, data.n_samples, X.shape[1], self.algorithm)
         dtype = X.dtype if X.dtype == np.float32 else np.dtype(np.float64)
         if sp.issparse(X):
             X_work = sp.csr_matrix(X, dtype=np.float64)
@@ -167,14 +185,7 @@ class SPMDTruncatedSVD(LocalRowsMixin, TruncatedSVD):
         _, VT = svd_flip(None, VT, u_based_decision=False)
         self.components_ = np.ascontiguousarray(VT, dtype=dtype)
 
-        with agree_on_errors(comm):
-            X_transformed = np.asarray(safe_sparse_dot(X_work, VT.T), dtype=np.float64)
-            projected = Moments.from_rows(X_transformed)
-            original = Moments.from_rows(X_work)
-        projected = projected.allreduce(comm)
-        original = original.allreduce(comm)
-        exp_var = projected.m2 / projected.n
-        full_var = np.sum(original.m2) / original.n
+        X_transformed, exp_var, full_var = _projected_variances(X_work, VT, comm)
         self.explained_variance_ = exp_var.astype(dtype)
         self.explained_variance_ratio_ = (exp_var / full_var).astype(dtype)
         self.singular_values_ = Sigma.astype(dtype)
