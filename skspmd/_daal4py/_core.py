@@ -17,8 +17,8 @@ import os
 import numpy as np
 from mpi4py import MPI
 
-from .. import io as _io
 from .._comm import agree_on_errors, comm_context, get_comm
+from .._csv import is_numeric_row, read_csv
 from .._threads import set_num_threads
 
 __all__ = [
@@ -207,14 +207,6 @@ def parse_flags(algo, name, value, options):
 # ---------------------------------------------------------------------------
 
 
-def _is_number(field):
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
-
-
 def _read_csv(path, what):
     """This rank's CSV file (no header; one trailing comma per line tolerated).
 
@@ -230,10 +222,7 @@ def _read_csv(path, what):
                 break
     if first is None:
         return None
-    fields = [x.strip() for x in first.split(",")]
-    if fields and fields[-1] == "":
-        fields = fields[:-1]
-    if not fields or not all(_is_number(x) for x in fields):
+    if not is_numeric_row(first, ","):
         raise ValueError(
             f"{what}: the first line of {path!r} is not numeric ({first[:80]!r}): "
             "a header row? CSV input of daal4py functions has no header; remove it, or "
@@ -241,7 +230,7 @@ def _read_csv(path, what):
             "pass the array"
         )
     try:
-        return _io.read_csv(path, header=False)
+        return read_csv(path, header=False)
     except ValueError as exc:
         raise ValueError(f"{what}: {exc}") from None
 
