@@ -27,6 +27,7 @@ __all__ = [
     "UnsupportedError",
     "check_bool",
     "check_choice",
+    "check_model",
     "daalfini",
     "daalinit",
     "my_procid",
@@ -498,6 +499,24 @@ class Result:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+
+
+def check_model(algo, model, model_class, n_columns):
+    """A prediction's ``model``: the ``.model`` of its training result, with as many features.
+
+    ``algo`` names the prediction (``..._prediction``); its training is the
+    same name with ``_training``. Local (every rank checks its own call).
+    """
+    if not isinstance(model, model_class):
+        raise TypeError(
+            f"{algo}: model must be the .model of a "
+            f"{algo.replace('prediction', 'training')} result, got {type(model).__name__}"
+        )
+    if n_columns != model.NumberOfFeatures:
+        raise ValueError(
+            f"{algo}: data has {n_columns} columns but the model was trained "
+            f"with {model.NumberOfFeatures} features"
+        )
 
 
 def row(values, dtype=None):
