@@ -106,6 +106,24 @@ def column_mean(A, sample_weight=None, comm=None):
     return weight, mean
 
 
+def _weighted_blocks(X, sample_weight, step):
+    """``(block, w, n_b, mean_b)`` per block of ``step`` rows of ``X``, as float64.
+
+    ``w`` is the block's weights (None when unweighted), ``n_b`` their sum
+    (the row count when unweighted) and ``mean_b`` the block's weighted
+    column means. A block whose weights sum to zero is skipped.
+    """
+    for start in range(0, X.shape[0], step):
+        block = np.asarray(X[start : start + step], dtype=np.float64)
+        if sample_weight is None:
+            yield block, None, float(block.shape[0]), block.mean(axis=0)
+            continue
+        w = np.asarray(sample_weight[start : start + step], dtype=np.float64)
+        n_b = float(w.sum())
+        if n_b != 0:
+            yield block, w, n_b, (w @ block) / n_b
+
+
 def _chan_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
     """Pairwise merge of (count, mean, centred sum of squares); exact if a side is empty."""
     n = n_a + n_b
@@ -174,23 +192,10 @@ class Moments:
         step = block_rows(n_features)
         n, mean, m2 = acc.n, acc.mean, acc.m2
         minimum, maximum = acc.min, acc.max
-        for start in range(0, n_rows, step):
-            block = np.asarray(X[start : start + step], dtype=np.float64)
-            if sample_weight is None:
-                n_b = float(block.shape[0])
-                mean_b = block.mean(axis=0)
-                centred = block - mean_b
-                np.multiply(centred, centred, out=centred)
-                m2_b = centred.sum(axis=0)
-            else:
-                w = np.asarray(sample_weight[start : start + step], dtype=np.float64)
-                n_b = float(w.sum())
-                if n_b == 0:
-                    continue
-                mean_b = (w @ block) / n_b
-                centred = block - mean_b
-                np.multiply(centred, centred, out=centred)
-                m2_b = w @ centred
+        for block, w, n_b, mean_b in _weighted_blocks(X, sample_weight, step):
+            centred = block - mean_b
+            np.multiply(centred, centred, out=centred)
+            m2_b = centred.sum(axis=0) if w is None else w @ centred
             np.minimum(minimum, block.min(axis=0), out=minimum)
             np.maximum(maximum, block.max(axis=0), out=maximum)
             n, mean, m2 = _chan_merge(n, mean, m2, n_b, mean_b, m2_b)
@@ -394,26 +399,15 @@ class CrossProducts:
     @classmethod
     def _from_blocks(cls, X, sample_weight, centered):
         """Centred (or weighted) row blocks, each folded in with one syrk and a Chan update."""
-        n_rows, d = X.shape
+        d = X.shape[1]
         n = 0.0
         mean = np.zeros(d)
         C = np.zeros((d, d), order="F")  # upper triangle, accumulated in place
         buffers = {}
         # bigger blocks than Moments: the Gram product is BLAS-3 and likes them
         step = block_rows(d, target_bytes=1 << 21)
-        for start in range(0, n_rows, step):
-            block = np.asarray(X[start : start + step], dtype=np.float64)
+        for block, w, n_b, mean_b in _weighted_blocks(X, sample_weight, step):
             rows = block.shape[0]
-            if sample_weight is None:
-                w = None
-                n_b = float(rows)
-                mean_b = block.mean(axis=0)
-            else:
-                w = np.asarray(sample_weight[start : start + step], dtype=np.float64)
-                n_b = float(w.sum())
-                if n_b == 0:
-                    continue
-                mean_b = (w @ block) / n_b
             if centered or w is not None:
                 order = "F" if block.flags.f_contiguous and not block.flags.c_contiguous else "C"
                 buf = buffers.get(order)
