@@ -7,7 +7,9 @@ every rank. Sibling estimators share them: :class:`Moments` serves
 BasicStatistics, StandardScaler and the KMeans tolerance; :class:`CrossProducts`
 serves EmpiricalCovariance, PCA (``covariance_eigh``), Ridge (``cholesky``) and
 LinearRegression (its well-conditioned route); :class:`GroupSums` serves the
-k-means centre sums and the naive Bayes counts.
+k-means centre sums and the naive Bayes counts. The Gram kernel (:func:`syrk`,
+:func:`symmetrize`, :func:`gram`) is also the one CholeskyQR2 uses
+(:mod:`skspmd._tsqr`).
 
 Numerics: rows are processed in cache-sized blocks. Moments centre each block on
 its own mean and combine blocks with the pairwise update of Chan, Golub and
