@@ -35,6 +35,7 @@ __all__ = [
     "Moments",
     "block_rows",
     "column_mean",
+    "constant_features",
     "gram",
     "symmetrize",
     "syrk",
@@ -106,6 +107,16 @@ def column_mean(A, sample_weight=None, comm=None):
     weight = float(total[0])
     mean = total[1:] / weight if weight > 0 else np.zeros(d)
     return weight, mean
+
+
+def constant_features(var, mean, n_samples):
+    """Features whose variance is within the round-off bound of the two-pass algorithm.
+
+    StandardScaler's rule (its scale is 1 for them); the daal4py correlation
+    PCA applies it too.
+    """
+    eps = np.finfo(np.float64).eps
+    return var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
 
 
 def _weighted_blocks(X, sample_weight, step):

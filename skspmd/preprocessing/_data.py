@@ -6,16 +6,10 @@ from sklearn.preprocessing import StandardScaler
 
 from .._base import LocalRowsMixin, spmd_fit
 from .._comm import agree_on_errors, get_comm
-from .._stats import Moments
+from .._stats import Moments, constant_features
 from .._validation import validate_spmd_data
 
 __all__ = ["SPMDStandardScaler"]
-
-
-def _constant_features(var, mean, n_samples):
-    """Features whose variance is within the round-off bound of the two-pass algorithm."""
-    eps = np.finfo(np.float64).eps
-    return var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
 
 
 class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
@@ -176,7 +170,7 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
         if self.with_std:
             self.var_ = total.m2 / total.n if total.n > 0 else np.zeros_like(total.m2)
             scale = np.sqrt(self.var_)
-            scale[_constant_features(self.var_, total.mean, total.n)] = 1.0
+            scale[constant_features(self.var_, total.mean, total.n)] = 1.0
             self.scale_ = scale
         else:
             self.var_ = None
