@@ -10,6 +10,7 @@ values broadcast), the tall factor stays distributed.
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+from sklearn.utils import check_random_state
 
 from ._comm import agree_on_errors, allgather_array, allreduce, bcast_array, replicate
 from ._tsqr import qr_factors, tsqr_r
@@ -275,18 +276,20 @@ def arpack_svd(X, n_components, *, tol, random_state, counts, comm):
     return s[:k], Vt[:k]
 
 
-def truncated_svd(X, n_components, solver, *, tol, n_iter, n_oversamples,
-                  power_iteration_normalizer, random_state, counts, offset, comm,
-                  compute_u=False):
+def truncated_svd(X, n_components, solver, data, comm, *, tol, n_iter, n_oversamples,
+                  power_iteration_normalizer, random_state, compute_u=False):
     """``(U_local, s, Vt)`` by sklearn's ``'arpack'`` or ``'randomized'`` solver.
 
     The truncated solvers as SPMDPCA and SPMDTruncatedSVD name them:
-    :func:`arpack_svd` (``U_local`` is then None) or :func:`randomized_svd`
-    with its parameters.
+    :func:`arpack_svd` (``U_local`` is then None) or :func:`randomized_svd`,
+    with the estimator's parameters; ``data`` is the
+    :class:`~skspmd._validation.SPMDData` of ``X`` (rows per rank) and
+    ``random_state`` is checked here.
     """
+    random_state = check_random_state(random_state)
     if solver == "arpack":
         s, Vt = arpack_svd(
-            X, n_components, tol=tol, random_state=random_state, counts=counts, comm=comm
+            X, n_components, tol=tol, random_state=random_state, counts=data.counts, comm=comm
         )
         return None, s, Vt
     return randomized_svd(
@@ -296,8 +299,8 @@ def truncated_svd(X, n_components, solver, *, tol, n_iter, n_oversamples,
         n_iter=n_iter,
         power_iteration_normalizer=power_iteration_normalizer,
         random_state=random_state,
-        counts=counts,
-        offset=offset,
+        counts=data.counts,
+        offset=data.offset,
         comm=comm,
         compute_u=compute_u,
     )

@@ -6,7 +6,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import gammaln
 from sklearn.decomposition import PCA
-from sklearn.utils import check_random_state
 from sklearn.utils.extmath import fast_logdet, svd_flip
 from sklearn.utils.validation import check_is_fitted
 
@@ -357,18 +356,10 @@ class SPMDPCA(LocalRowsMixin, PCA):
             total_var = allreduce(local_ss, comm=comm)[0] / np.float64(n - 1)
 
         U, S, Vt = truncated_svd(
-            X_work,
-            n_components,
-            self._fit_svd_solver,
-            tol=self.tol,
-            n_iter=self.iterated_power,
-            n_oversamples=self.n_oversamples,
+            X_work, n_components, self._fit_svd_solver, data, comm,
+            tol=self.tol, n_iter=self.iterated_power, n_oversamples=self.n_oversamples,
             power_iteration_normalizer=self.power_iteration_normalizer,
-            random_state=check_random_state(self.random_state),
-            counts=data.counts,
-            offset=data.offset,
-            comm=comm,
-            compute_u=compute_u,
+            random_state=self.random_state, compute_u=compute_u,
         )
         del X_work
         U, Vt = svd_flip(U, Vt, u_based_decision=False)

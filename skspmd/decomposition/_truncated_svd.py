@@ -3,7 +3,6 @@
 import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
-from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot, svd_flip
 
 from .._base import LocalRowsMixin, spmd_fit
@@ -170,17 +169,10 @@ class SPMDTruncatedSVD(LocalRowsMixin, TruncatedSVD):
         else:
             X_work = np.ascontiguousarray(X, dtype=np.float64)
         _, Sigma, VT = truncated_svd(
-            X_work,
-            k,
-            self.algorithm,
-            tol=self.tol,
-            n_iter=self.n_iter,
-            n_oversamples=self.n_oversamples,
+            X_work, k, self.algorithm, data, comm,
+            tol=self.tol, n_iter=self.n_iter, n_oversamples=self.n_oversamples,
             power_iteration_normalizer=self.power_iteration_normalizer,
-            random_state=check_random_state(self.random_state),
-            counts=data.counts,
-            offset=data.offset,
-            comm=comm,
+            random_state=self.random_state,
         )
         _, VT = svd_flip(None, VT, u_based_decision=False)
         self.components_ = np.ascontiguousarray(VT, dtype=dtype)
