@@ -19,6 +19,7 @@ __all__ = [
     "agree_on_errors",
     "all_agree",
     "allgather_array",
+    "allgather_arrays",
     "allgather_object",
     "allreduce",
     "bcast_array",
@@ -149,6 +150,23 @@ def allgather_object(obj, comm=None):
     return comm.allgather(obj)
 
 
+def _pack(arrays):
+    """The arrays' bytes, one after the other, as one uint8 buffer."""
+    return np.concatenate(
+        [np.ascontiguousarray(a).reshape(-1).view(np.uint8) for a in arrays]
+        + [np.empty(0, np.uint8)]
+    )
+
+
+def _unpack(flat, like):
+    """Arrays shaped and typed as ``like`` from a buffer made by :func:`_pack`."""
+    out, start = [], 0
+    for a in like:
+        out.append(flat[start : start + a.nbytes].view(a.dtype).reshape(a.shape))
+        start += a.nbytes
+    return out
+
+
 def replicate(arrays, comm=None):
     """Rank 0's values of ``arrays`` on every rank, dtypes kept (one ``Bcast``).
 
@@ -163,15 +181,21 @@ def replicate(arrays, comm=None):
     arrays = [np.asarray(a) for a in arrays]
     if comm.Get_size() == 1:
         return arrays
-    flat = np.concatenate(
-        [np.ascontiguousarray(a).reshape(-1).view(np.uint8) for a in arrays] + [np.empty(0, np.uint8)]
-    )
-    flat = bcast_array(flat, root=0, comm=comm)
-    out, start = [], 0
-    for a in arrays:
-        out.append(flat[start : start + a.nbytes].view(a.dtype).reshape(a.shape))
-        start += a.nbytes
-    return out
+    return _unpack(bcast_array(_pack(arrays), root=0, comm=comm), arrays)
+
+
+def allgather_arrays(arrays, comm=None):
+    """Every rank's ``arrays``, dtypes kept (one ``Allgather`` of their bytes).
+
+    Shapes and dtypes must agree on every rank. Returns one list of arrays
+    per rank, in rank order; like :func:`replicate`, integers and floats
+    travel together without either being converted.
+    """
+    comm = comm or get_comm()
+    arrays = [np.asarray(a) for a in arrays]
+    if comm.Get_size() == 1:
+        return [arrays]
+    return [_unpack(row, arrays) for row in allgather_array(_pack(arrays), comm)]
 
 
 def all_agree(ok, comm=None):

@@ -1,6 +1,37 @@
 """The one place where skspmd imports private scikit-learn names.
 
 Tested against the pinned range in ``pyproject.toml`` (scikit-learn >=1.6,<1.10).
+Every private scikit-learn name skspmd relies on is listed here, so a new
+scikit-learn release is checked against one list.
+
+Imported here (and only here):
+
+- ``sklearn.base._fit_context``: the fit-context decorator under
+  :func:`skspmd._base.spmd_fit` (parameter validation, nested-validation
+  skipping);
+- ``sklearn.utils._param_validation.Interval``, ``StrOptions``: parameter
+  constraints of skspmd's own parameters (``SPMDKMeans``,
+  ``SPMDBasicStatistics``);
+- ``sklearn.cluster._k_means_lloyd.lloyd_iter_chunked_dense``,
+  ``lloyd_iter_chunked_sparse`` and
+  ``sklearn.utils._openmp_helpers._openmp_effective_n_threads``: the compiled
+  k-means E-step (a NumPy fallback when they are missing).
+
+Private attributes and methods of the scikit-learn parent classes, used by
+the subclasses (no import; they break as an ``AttributeError`` or a wrong
+signature if scikit-learn renames them):
+
+- ``StandardScaler._reset`` (``SPMDStandardScaler.fit``);
+- ``EmpiricalCovariance._set_covariance`` (``SPMDEmpiricalCovariance.fit``);
+- ``PCA._fit_svd_solver``, the resolved solver, set as scikit-learn sets it;
+- ``_BaseDiscreteNB._init_counters``, ``_check_alpha``,
+  ``_update_class_log_prior`` and ``MultinomialNB._update_feature_log_prob``
+  (``SPMDMultinomialNB``), and ``_BaseDiscreteNB._check_X``, overridden so
+  prediction accepts a rank with zero rows;
+- ``_BaseKMeans._check_test_data``, ``_validate_center_shape`` and the
+  ``_n_features_out`` attribute (``SPMDKMeans``);
+- ``RandomizedSearchCV._run_search``, overridden
+  (``skspmd.model_selection.RandomizedSearchCV``).
 """
 
 from sklearn.base import _fit_context

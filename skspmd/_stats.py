@@ -7,7 +7,9 @@ every rank. Sibling estimators share them: :class:`Moments` serves
 BasicStatistics, StandardScaler and the KMeans tolerance; :class:`CrossProducts`
 serves EmpiricalCovariance, PCA (``covariance_eigh``), Ridge (``cholesky``) and
 LinearRegression (its well-conditioned route); :class:`GroupSums` serves the
-k-means centre sums and the naive Bayes counts.
+k-means centre sums and the naive Bayes counts. The Gram kernel (:func:`syrk`,
+:func:`symmetrize`, :func:`gram`) is also the one CholeskyQR2 uses
+(:mod:`skspmd._tsqr`).
 
 Numerics: rows are processed in cache-sized blocks. Moments centre each block on
 its own mean and combine blocks with the pairwise update of Chan, Golub and
@@ -20,12 +22,24 @@ back to the per-block Chan route when the shift is too far from the mean.
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.blas import dsyrk
 from sklearn.utils import assert_all_finite
 
-from ._comm import agree_on_errors, allgather_array, allreduce, get_comm
+from ._comm import agree_on_errors, allgather_array, allgather_arrays, allreduce, get_comm
 from ._kernels import block_moments, merge_blocks
 
-__all__ = ["BLOCK_BYTES", "CrossProducts", "GroupSums", "Moments", "block_rows", "column_mean"]
+__all__ = [
+    "BLOCK_BYTES",
+    "CrossProducts",
+    "GroupSums",
+    "Moments",
+    "block_rows",
+    "column_mean",
+    "constant_features",
+    "gram",
+    "symmetrize",
+    "syrk",
+]
 
 # Rows per block: about 256 KiB of float64, so a block stays in L2 while the
 # several passes over it (mean, centre, square, sum, min, max) run.
@@ -37,10 +51,40 @@ def block_rows(n_features, itemsize=8, target_bytes=BLOCK_BYTES):
     return max(64, target_bytes // max(1, n_features * itemsize))
 
 
+def syrk(A, C=None):
+    """``C + A^T A`` into the upper triangle of the F-ordered ``C`` (one BLAS ``syrk``).
+
+    ``A`` is float64; ``C=None`` starts from zero. Only the upper triangle is
+    written (half the flops of a GEMM): finish with :func:`symmetrize`. A
+    C-ordered ``A`` is passed to BLAS as its (F-ordered) transpose, no copy.
+    """
+    beta = 0.0 if C is None else 1.0
+    if C is None:
+        C = np.zeros((A.shape[1], A.shape[1]), order="F")
+    if A.flags.c_contiguous:
+        return dsyrk(1.0, A.T, c=C, beta=beta, trans=0, lower=0, overwrite_c=1)
+    return dsyrk(1.0, np.asfortranarray(A), c=C, beta=beta, trans=1, lower=0, overwrite_c=1)
+
+
+def symmetrize(C):
+    """The full symmetric matrix whose upper triangle is that of ``C`` (a new array)."""
+    C = np.triu(C)
+    C += np.triu(C, 1).T
+    return C
+
+
+def gram(A):
+    """``A^T A`` of a float64 array, one BLAS ``syrk``, full symmetric result."""
+    if A.shape[0] == 0:
+        return np.zeros((A.shape[1], A.shape[1]))
+    return symmetrize(syrk(A))
+
+
 def column_mean(A, sample_weight=None, comm=None):
     """Global ``(sum of weights, weighted column means)`` of row-distributed ``A``.
 
-    Local column sums over cache-sized blocks, then one ``Allgather`` of
+    Local column sums over cache-sized blocks (accumulated in float64 for
+    float32 input too), then one ``Allgather`` of
     ``n_columns + 1`` doubles per rank, summed in rank order on every rank
     (so the result is bitwise identical everywhere).
     """
@@ -53,7 +97,7 @@ def column_mean(A, sample_weight=None, comm=None):
             block = A[start : start + step]
             if sample_weight is None:
                 local[0] += block.shape[0]
-                local[1:] += block.sum(axis=0)
+                local[1:] += block.sum(axis=0, dtype=np.float64)
             else:
                 w = sample_weight[start : start + step]
                 local[0] += w.sum()
@@ -63,6 +107,34 @@ def column_mean(A, sample_weight=None, comm=None):
     weight = float(total[0])
     mean = total[1:] / weight if weight > 0 else np.zeros(d)
     return weight, mean
+
+
+def constant_features(var, mean, n_samples):
+    """Features whose variance is within the round-off bound of the two-pass algorithm.
+
+    StandardScaler's rule (its scale is 1 for them); the daal4py correlation
+    PCA applies it too.
+    """
+    eps = np.finfo(np.float64).eps
+    return var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
+
+
+def _weighted_blocks(X, sample_weight, step):
+    """``(block, w, n_b, mean_b)`` per block of ``step`` rows of ``X``, as float64.
+
+    ``w`` is the block's weights (None when unweighted), ``n_b`` their sum
+    (the row count when unweighted) and ``mean_b`` the block's weighted
+    column means. A block whose weights sum to zero is skipped.
+    """
+    for start in range(0, X.shape[0], step):
+        block = np.asarray(X[start : start + step], dtype=np.float64)
+        if sample_weight is None:
+            yield block, None, float(block.shape[0]), block.mean(axis=0)
+            continue
+        w = np.asarray(sample_weight[start : start + step], dtype=np.float64)
+        n_b = float(w.sum())
+        if n_b != 0:
+            yield block, w, n_b, (w @ block) / n_b
 
 
 def _chan_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
@@ -133,23 +205,10 @@ class Moments:
         step = block_rows(n_features)
         n, mean, m2 = acc.n, acc.mean, acc.m2
         minimum, maximum = acc.min, acc.max
-        for start in range(0, n_rows, step):
-            block = np.asarray(X[start : start + step], dtype=np.float64)
-            if sample_weight is None:
-                n_b = float(block.shape[0])
-                mean_b = block.mean(axis=0)
-                centred = block - mean_b
-                np.multiply(centred, centred, out=centred)
-                m2_b = centred.sum(axis=0)
-            else:
-                w = np.asarray(sample_weight[start : start + step], dtype=np.float64)
-                n_b = float(w.sum())
-                if n_b == 0:
-                    continue
-                mean_b = (w @ block) / n_b
-                centred = block - mean_b
-                np.multiply(centred, centred, out=centred)
-                m2_b = w @ centred
+        for block, w, n_b, mean_b in _weighted_blocks(X, sample_weight, step):
+            centred = block - mean_b
+            np.multiply(centred, centred, out=centred)
+            m2_b = centred.sum(axis=0) if w is None else w @ centred
             np.minimum(minimum, block.min(axis=0), out=minimum)
             np.maximum(maximum, block.max(axis=0), out=maximum)
             n, mean, m2 = _chan_merge(n, mean, m2, n_b, mean_b, m2_b)
@@ -197,22 +256,21 @@ class Moments:
     def allreduce(self, comm=None):
         """Merge every rank's moments; identical on every rank.
 
-        One ``Allgather`` of ``4 * n_features + 2`` doubles per rank, then the
-        same rank-ordered pairwise merge on every rank.
+        One ``Allgather`` of ``4 * n_features + 1`` doubles and the row count
+        (an int64) per rank, then the same rank-ordered pairwise merge on
+        every rank.
         """
         comm = comm or get_comm()
         if comm.Get_size() == 1:
             return self
-        packed = np.concatenate(
-            ([self.n, float(self.n_rows)], self.mean, self.m2, self.min, self.max)
-        )
-        rows = allgather_array(packed, comm)
+        packed = np.concatenate(([self.n], self.mean, self.m2, self.min, self.max))
+        parts = allgather_arrays([np.array(self.n_rows, dtype=np.int64), packed], comm)
         d = self.mean.shape[0]
         out = None
-        for row in rows:
+        for n_rows, row in parts:
             part = Moments(
-                row[0], int(row[1]), row[2 : 2 + d], row[2 + d : 2 + 2 * d],
-                row[2 + 2 * d : 2 + 3 * d], row[2 + 3 * d :],
+                row[0], int(n_rows), row[1 : 1 + d], row[1 + d : 1 + 2 * d],
+                row[1 + 2 * d : 1 + 3 * d], row[1 + 3 * d :],
             )
             out = part if out is None else out.merge(part)
         return out
@@ -293,18 +351,6 @@ class CrossProducts:
             local = cls.from_rows(X, sample_weight, centered=centered)
         return local.allreduce(comm)
 
-    @staticmethod
-    def _syrk(A, C=None):
-        """``C + A^T A`` into the upper triangle of the F-ordered ``C`` (BLAS syrk)."""
-        from scipy.linalg.blas import dsyrk
-
-        beta = 0.0 if C is None else 1.0
-        if C is None:
-            C = np.zeros((A.shape[1], A.shape[1]), order="F")
-        if A.flags.c_contiguous:
-            return dsyrk(1.0, A.T, c=C, beta=beta, trans=0, lower=0, overwrite_c=1)
-        return dsyrk(1.0, np.asfortranarray(A), c=C, beta=beta, trans=1, lower=0, overwrite_c=1)
-
     @classmethod
     def _from_shifted_blocks(cls, X, sample_weight, centered):
         """The one-pass route of :meth:`from_rows`, or None where it would lose digits."""
@@ -334,9 +380,8 @@ class CrossProducts:
                 root = np.sqrt(np.asarray(sample_weight[start:stop], dtype=np.float64))
                 work[:, :d] *= root[:, np.newaxis]
                 work[:, d] = root
-            C = cls._syrk(work, C)
-        C = np.triu(C)
-        C += np.triu(C, 1).T
+            C = syrk(work, C)
+        C = symmetrize(C)
         n = C[d, d]
         if n == 0:
             return cls(0.0, np.zeros(d), np.zeros((d, d)), centered)
@@ -367,26 +412,15 @@ class CrossProducts:
     @classmethod
     def _from_blocks(cls, X, sample_weight, centered):
         """Centred (or weighted) row blocks, each folded in with one syrk and a Chan update."""
-        n_rows, d = X.shape
+        d = X.shape[1]
         n = 0.0
         mean = np.zeros(d)
         C = np.zeros((d, d), order="F")  # upper triangle, accumulated in place
         buffers = {}
         # bigger blocks than Moments: the Gram product is BLAS-3 and likes them
         step = block_rows(d, target_bytes=1 << 21)
-        for start in range(0, n_rows, step):
-            block = np.asarray(X[start : start + step], dtype=np.float64)
+        for block, w, n_b, mean_b in _weighted_blocks(X, sample_weight, step):
             rows = block.shape[0]
-            if sample_weight is None:
-                w = None
-                n_b = float(rows)
-                mean_b = block.mean(axis=0)
-            else:
-                w = np.asarray(sample_weight[start : start + step], dtype=np.float64)
-                n_b = float(w.sum())
-                if n_b == 0:
-                    continue
-                mean_b = (w @ block) / n_b
             if centered or w is not None:
                 order = "F" if block.flags.f_contiguous and not block.flags.c_contiguous else "C"
                 buf = buffers.get(order)
@@ -401,16 +435,14 @@ class CrossProducts:
                     work *= np.sqrt(w)[:, np.newaxis]
             else:
                 work = block
-            C = cls._syrk(work, C)
+            C = syrk(work, C)
             if centered and n > 0:
                 delta = mean_b - mean
                 C += np.outer(delta, delta) * (n * n_b / (n + n_b))
             n_new = n + n_b
             mean = mean + (mean_b - mean) * (n_b / n_new)
             n = n_new
-        C = np.triu(C)
-        C += np.triu(C, 1).T
-        return cls(n, mean, C, centered)
+        return cls(n, mean, symmetrize(C), centered)
 
     def allreduce(self, comm=None):
         """Merge every rank's cross-products; identical on every rank.

@@ -10,6 +10,7 @@ values broadcast), the tall factor stays distributed.
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+from sklearn.utils import check_random_state
 
 from ._comm import agree_on_errors, allgather_array, allreduce, bcast_array, replicate
 from ._tsqr import qr_factors, tsqr_r
@@ -20,6 +21,7 @@ __all__ = [
     "exact_svd",
     "flip_signs",
     "randomized_svd",
+    "truncated_svd",
 ]
 
 # Widest matrix for which the exact TSQR path replaces ARPACK.
@@ -49,6 +51,18 @@ def flip_signs(U, Vt):
     return U, Vt
 
 
+def _svd_of_r(X, counts, comm, shift=None):
+    """``(s, Vt)`` of the row-distributed ``X - shift`` from the SVD of its TSQR ``R``.
+
+    Not yet replicated: the caller broadcasts rank 0's values.
+    """
+    R = tsqr_r(X, counts, comm, shift=shift)
+    if R.shape[0] == 0:
+        return np.zeros(0), np.zeros((0, X.shape[1]))
+    _, s, Vt = sla.svd(R, full_matrices=False, check_finite=False)
+    return s, Vt
+
+
 def exact_svd(X, counts, comm, shift=None):
     """``(s, Vt)`` of the row-distributed ``X - shift`` from its Householder ``R``.
 
@@ -56,12 +70,7 @@ def exact_svd(X, counts, comm, shift=None):
     ``min(n, d)`` singular triplets, replicated.
     """
     n, d = int(counts.sum()), X.shape[1]
-    R = tsqr_r(X, counts, comm, shift=shift)
-    if R.shape[0] == 0:
-        s, Vt = np.zeros(0), np.zeros((0, d))
-    else:
-        _, s, Vt = sla.svd(R, full_matrices=False, check_finite=False)
-    s, Vt = replicate([s, Vt], comm)
+    s, Vt = replicate(list(_svd_of_r(X, counts, comm, shift=shift)), comm)
     r = min(n, d)
     return s[:r], Vt[:r]
 
@@ -75,6 +84,69 @@ def matmul(X, B):
 def rmatmul(X, Y, comm):
     """Replicated ``X^T @ Y`` summed over the ranks (``X``, ``Y`` row-distributed)."""
     return allreduce(matmul(X.T, Y), comm=comm)
+
+
+def _product_svd(X, B, comm):
+    """``(W, s, Wt)``: this rank's rows of ``W = X @ B`` and the SVD of the distributed ``W``.
+
+    ``s`` and ``Wt`` (not yet replicated) come from the TSQR ``R`` of ``W``,
+    whose rows per rank are those of ``X``.
+    """
+    W = matmul(X, B)
+    counts = allgather_array(np.array([W.shape[0]], dtype=np.int64), comm)[:, 0]
+    s, Wt = _svd_of_r(W, counts, comm)
+    return W, s, Wt
+
+
+def _normalizers(method, counts, comm):
+    """The power iterations' normalisers: ``(replicated side, row-distributed side)``."""
+    if method == "none":
+        return (lambda A: A), (lambda A: A)
+    if method == "LU":
+        rep_norm = lambda A: sla.lu(A, permute_l=True, check_finite=False)[0]  # noqa: E731
+    else:
+        rep_norm = lambda A: sla.qr(A, mode="economic", check_finite=False)[0]  # noqa: E731
+    return rep_norm, (lambda A: qr_factors(A, counts, comm, passes=1)[0])
+
+
+def _sketch_tall(X, omega, n_iter, normalizers, counts, k, compute_u, comm):
+    """Range of the tall ``X`` (n x d): sketch ``Q`` (d x l) replicated, ``X @ Q`` distributed."""
+    rep_norm, dist_norm = normalizers
+    Q = omega
+    for _ in range(n_iter):
+        Y = dist_norm(matmul(X, Q))
+        (Q,) = replicate([rep_norm(rmatmul(X, Y, comm))], comm)
+    Y = qr_factors(matmul(X, Q), counts, comm)[0]
+    B = rmatmul(Y, X, comm)
+    Uhat, s, Vt = sla.svd(B, full_matrices=False, check_finite=False)
+    Uhat, s, Vt = replicate([Uhat, s, Vt], comm)
+    return (Y @ Uhat[:, :k] if compute_u else None), s, Vt
+
+
+def _sketch_wide(X, omega_rows, n_iter, normalizers, k, compute_u, comm):
+    """sklearn's transposed sketch of the wide ``X``: it works on ``M = X^T`` (d x n).
+
+    ``omega_rows`` is this rank's rows of the ``n x l`` test matrix (the
+    columns of ``M`` are our rows).
+    """
+    rep_norm, dist_norm = normalizers
+    Y = omega_rows
+    for _ in range(n_iter):
+        (Z,) = replicate([rep_norm(rmatmul(X, Y, comm))], comm)
+        Y = dist_norm(matmul(X, Z))
+    Z = sla.qr(rmatmul(X, Y, comm), mode="economic", check_finite=False)[0]
+    (Z,) = replicate([Z], comm)
+    # B = Z^T M = (X Z)^T; its SVD from the distributed thin SVD of W = X Z (n x l)
+    W, s, Wt = _product_svd(X, Z, comm)
+    s, Wt = replicate([s, Wt], comm)
+    # M = (Z Wt^T) diag(s) U_W^T, so the right singular vectors of X are
+    # Z Wt^T and its left ones U_W = W Wt^T / s
+    Vt = (Z @ Wt.T).T
+    U = None
+    if compute_u:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            U = (W @ Wt[:k].T) / s[:k]
+    return U, s, Vt
 
 
 def randomized_svd(
@@ -123,48 +195,12 @@ def randomized_svd(
         s, Vt = exact_svd(X, counts, comm)
         return None, s[:k], Vt[:k]
 
-    if power_iteration_normalizer == "none":
-        rep_norm = dist_norm = lambda A: A  # noqa: E731
-    else:
-        if power_iteration_normalizer == "LU":
-            rep_norm = lambda A: sla.lu(A, permute_l=True, check_finite=False)[0]  # noqa: E731
-        else:
-            rep_norm = lambda A: sla.qr(A, mode="economic", check_finite=False)[0]  # noqa: E731
-        dist_norm = lambda A: qr_factors(A, counts, comm, passes=1)[0]  # noqa: E731
-
-    if not transpose:
-        # range of X (n x d): sketch Q (d x l) replicated, X @ Q distributed
-        Q = omega
-        for _ in range(n_iter):
-            Y = dist_norm(matmul(X, Q))
-            (Q,) = replicate([rep_norm(rmatmul(X, Y, comm))], comm)
-        Y = qr_factors(matmul(X, Q), counts, comm)[0]
-        B = rmatmul(Y, X, comm)
-        Uhat, s, Vt = sla.svd(B, full_matrices=False, check_finite=False)
-        Uhat, s, Vt = replicate([Uhat, s, Vt], comm)
-        U = Y @ Uhat[:, :k] if compute_u else None
+    normalizers = _normalizers(power_iteration_normalizer, counts, comm)
+    if transpose:
+        omega_rows = omega[offset : offset + X.shape[0]]
+        U, s, Vt = _sketch_wide(X, omega_rows, n_iter, normalizers, k, compute_u, comm)
         return U, s[:k], Vt[:k]
-
-    # wide: sklearn works on M = X^T (d x n), whose columns are our rows
-    Y = omega[offset : offset + X.shape[0]]
-    for _ in range(n_iter):
-        (Z,) = replicate([rep_norm(rmatmul(X, Y, comm))], comm)
-        Y = dist_norm(matmul(X, Z))
-    Z = sla.qr(rmatmul(X, Y, comm), mode="economic", check_finite=False)[0]
-    (Z,) = replicate([Z], comm)
-    # B = Z^T M = (X Z)^T; its SVD from the distributed thin SVD of X Z (n x l)
-    W = matmul(X, Z)
-    w_counts = allgather_array(np.array([W.shape[0]], dtype=np.int64), comm)[:, 0]
-    R = tsqr_r(W, w_counts, comm)
-    _, s, Wt = sla.svd(R, full_matrices=False, check_finite=False)
-    s, Wt = replicate([s, Wt], comm)
-    # M = (Z Wt^T) diag(s) U_W^T, so the right singular vectors of X are
-    # Z Wt^T and its left ones U_W = W Wt^T / s
-    Vt = (Z @ Wt.T).T
-    U = None
-    if compute_u:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            U = (W @ Wt[:k].T) / s[:k]
+    U, s, Vt = _sketch_tall(X, omega, n_iter, normalizers, counts, k, compute_u, comm)
     return U, s[:k], Vt[:k]
 
 
@@ -234,10 +270,37 @@ def arpack_svd(X, n_components, *, tol, random_state, counts, comm):
         _, vecs = _gram_eigsh_root(X, k, tol**2, v0, comm)
     (vecs,) = replicate([vecs if comm.Get_rank() == 0 else np.empty((d, k))], comm)
     vecs = np.linalg.qr(vecs)[0]
-    AV = matmul(X, vecs)
-    av_counts = allgather_array(np.array([AV.shape[0]], dtype=np.int64), comm)[:, 0]
-    R = tsqr_r(AV, av_counts, comm)
-    _, s, Wt = sla.svd(R, full_matrices=False, check_finite=False)
+    _, s, Wt = _product_svd(X, vecs, comm)
     Vt = Wt @ vecs.T
     s, Vt = replicate([s, Vt], comm)
     return s[:k], Vt[:k]
+
+
+def truncated_svd(X, n_components, solver, data, comm, *, tol, n_iter, n_oversamples,
+                  power_iteration_normalizer, random_state, compute_u=False):
+    """``(U_local, s, Vt)`` by sklearn's ``'arpack'`` or ``'randomized'`` solver.
+
+    The truncated solvers as SPMDPCA and SPMDTruncatedSVD name them:
+    :func:`arpack_svd` (``U_local`` is then None) or :func:`randomized_svd`,
+    with the estimator's parameters; ``data`` is the
+    :class:`~skspmd._validation.SPMDData` of ``X`` (rows per rank) and
+    ``random_state`` is checked here.
+    """
+    random_state = check_random_state(random_state)
+    if solver == "arpack":
+        s, Vt = arpack_svd(
+            X, n_components, tol=tol, random_state=random_state, counts=data.counts, comm=comm
+        )
+        return None, s, Vt
+    return randomized_svd(
+        X,
+        n_components,
+        n_oversamples=n_oversamples,
+        n_iter=n_iter,
+        power_iteration_normalizer=power_iteration_normalizer,
+        random_state=random_state,
+        counts=data.counts,
+        offset=data.offset,
+        comm=comm,
+        compute_u=compute_u,
+    )

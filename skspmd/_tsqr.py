@@ -26,21 +26,26 @@ a rank may hold no rows, or fewer rows than columns).
 for a full-rank ``X``). Everything here works in float64.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy.linalg import blas, lapack
+from scipy.linalg import lapack
 from sklearn.utils import check_array
 
 from ._comm import agree_on_errors, all_agree, allgather_array, allreduce, replicate
+from ._stats import gram
 from ._threads import one_blas_thread
 
 __all__ = [
     "CHOLQR_MAX_COND",
+    "GramFactor",
+    "NORMAL_EQUATIONS_MAX_COND",
     "check_rows",
     "cholesky_qr",
     "cholesky_upper",
-    "gram",
+    "conditioned_cholesky",
     "householder_qr",
     "local_r",
     "merge_r",
@@ -54,9 +59,11 @@ __all__ = [
 _BLOCK_ROWS = 1024
 # Rows per block of the products with the inverse triangle in CholeskyQR.
 _SOLVE_ROWS = 4096
-# CholeskyQR2 is used while cond(X), estimated from the Cholesky factor of the
-# Gram matrix, stays below this; its Q is then orthonormal to round-off.
+# Condition numbers up to which a Gram matrix is trusted (see conditioned_cholesky):
+# CholeskyQR2, whose Q is then orthonormal to round-off, and the normal
+# equations of the least-squares fits, whose solution then loses ~1e-8 at most.
 CHOLQR_MAX_COND = 1e6
+NORMAL_EQUATIONS_MAX_COND = 1e4
 
 
 # ---------------------------------------------------------------------------
@@ -195,19 +202,6 @@ def tsqr_r(X, counts, comm, shift=None):
 # Q and R: CholeskyQR2, Householder TSQR fallback
 # ---------------------------------------------------------------------------
 
-def gram(X):
-    """``X^T X`` of a float64 array, one BLAS ``syrk``, full symmetric result."""
-    n, d = X.shape
-    if n == 0:
-        return np.zeros((d, d))
-    if X.flags.c_contiguous:
-        C = blas.dsyrk(1.0, X.T, trans=0, lower=0)  # X.T is F-ordered: no copy
-    else:
-        C = blas.dsyrk(1.0, np.asfortranarray(X), trans=1, lower=0)
-    C = np.triu(C)
-    return C + np.triu(C, 1).T
-
-
 def _solve_upper_right(X, R, out):
     """``out = X @ inv(R)`` for upper-triangular ``R``, by row blocks (``out`` may be ``X``).
 
@@ -240,6 +234,58 @@ def cholesky_upper(G):
     return R
 
 
+class GramFactor(NamedTuple):
+    """A Cholesky factor ``R`` (``R^T R = A^T A``) and its singular values (those of ``A``).
+
+    ``U`` and ``Vt`` complete the SVD ``R = U diag(s) Vt`` when it was asked for.
+    """
+
+    R: np.ndarray
+    s: np.ndarray
+    U: np.ndarray | None = None
+    Vt: np.ndarray | None = None
+
+
+def conditioned_cholesky(G, max_cond, svd=False):
+    """Cholesky factor of the Gram matrix ``G = A^T A`` while ``cond(A) < max_cond``, else None.
+
+    Returns a :class:`GramFactor`: ``R`` upper triangular with a positive
+    diagonal, so ``R`` is the R factor of ``A`` (up to row signs), and ``s``
+    the singular values of ``R``, which are those of ``A``; ``s[0] / s[-1]``
+    estimates ``cond(A)``. ``svd=True`` also returns ``U`` and ``Vt`` (one
+    SVD of the small ``R`` instead of its singular values alone), for a
+    caller that solves with ``R`` next. None when ``G`` is not numerically
+    positive definite or the estimate reaches ``max_cond``. A large estimate
+    is itself reliable: rounding in ``G`` can only make the computed smallest
+    singular value larger, by about ``sqrt(eps) * s[0]``.
+
+    The two callers trust the Gram matrix to different condition numbers,
+    because they lose accuracy differently:
+
+    - :func:`cholesky_qr` (``CHOLQR_MAX_COND = 1e6``): the first pass's ``Q``
+      is orthonormal only to about ``eps * cond(A)**2`` (1e-4 at the limit),
+      and the second pass brings it to round-off as long as that is well
+      below 1, i.e. ``cond(A)`` well below 1e8; 1e6 leaves two digits of
+      margin. Beyond it, Householder TSQR.
+    - the least-squares fits of :mod:`skspmd.linear_model`
+      (``NORMAL_EQUATIONS_MAX_COND = 1e4``): the coefficients solved from
+      the Cholesky factor of ``X^T X`` keep an ``eps * cond(X)**2`` relative
+      error (about 1e-8 at the limit) that no second pass corrects, so the
+      limit is lower; beyond it, TSQR of the centred data.
+    """
+    R = cholesky_upper(G)
+    if R is None:
+        return None
+    if svd:
+        U, s, Vt = sla.svd(R, full_matrices=False, check_finite=False)
+    else:
+        U, Vt = None, None
+        s = sla.svdvals(R, check_finite=False)
+    if not (s.size and s[-1] > 0 and s[0] < max_cond * s[-1]):
+        return None
+    return GramFactor(R, s, U, Vt)
+
+
 def cholesky_qr(X, comm, passes=2):
     """``(Q_local, R)`` by CholeskyQR2, or None (on every rank) if X is too ill-conditioned.
 
@@ -247,13 +293,10 @@ def cholesky_qr(X, comm, passes=2):
     X exactly but is orthonormal only to about ``eps * cond(X)**2``, enough to
     normalise power iterations.
     """
-    R = cholesky_upper(allreduce(gram(X), comm=comm))
-    ok = R is not None
-    if ok:
-        sv = sla.svdvals(R, check_finite=False)
-        ok = sv[-1] > 0 and sv[0] / sv[-1] < CHOLQR_MAX_COND
-    if not all_agree(ok, comm):
+    factor = conditioned_cholesky(allreduce(gram(X), comm=comm), CHOLQR_MAX_COND)
+    if not all_agree(factor is not None, comm):
         return None
+    R = factor.R
     Q = _solve_upper_right(X, R, np.empty_like(X))
     if passes == 2:
         R2 = cholesky_upper(allreduce(gram(Q), comm=comm))

@@ -60,8 +60,13 @@ def check_sample_weight(sample_weight, n_samples, dtype=np.float64):
     return sample_weight
 
 
+def _absent(value):
+    """The ``"no_validation"`` marker: the argument was not given."""
+    return isinstance(value, str) and value == "no_validation"
+
+
 def _describe_y(y):
-    if y is None or (isinstance(y, str) and y == "no_validation"):
+    if y is None or _absent(y):
         return None
     y = np.asarray(y) if not hasattr(y, "shape") else y
     return tuple(y.shape[1:]) if y.ndim > 1 else ()
@@ -137,7 +142,7 @@ def validate_spmd_data(
     """
     comm = comm or get_comm()
     check_params.setdefault("ensure_min_samples", 0)
-    no_y = isinstance(y, str) and y == "no_validation"
+    no_y = _absent(y)
     if not no_y and check_params.get("multi_output"):
         check_params = _separate_multi_output(check_params)
         local_check = _with_length_check(local_check)
@@ -149,9 +154,7 @@ def validate_spmd_data(
         if local_check is not None:
             local_check(X, None if no_y else y)
         weights = None
-        if sample_weight is not None and not (
-            isinstance(sample_weight, str) and sample_weight == "no_validation"
-        ):
+        if sample_weight is not None and not _absent(sample_weight):
             weights = check_sample_weight(sample_weight, X.shape[0])
         step.payload = (
             X.shape[0],
@@ -159,9 +162,28 @@ def validate_spmd_data(
             X.dtype.str,
             None if no_y else _describe_y(y),
         )
-    metas = step.gathered
-    counts = np.array([m[0] for m in metas], dtype=np.int64)
+    counts, dtype = _agree(step.gathered, no_y, min_samples, comm)
+    if X.dtype != dtype:
+        X = X.astype(dtype)
+    data = SPMDData(
+        n_samples=int(counts.sum()),
+        counts=counts,
+        rank=comm.Get_rank(),
+        dtype=dtype,
+        sample_weight=weights,
+    )
+    if no_y:
+        return X, data
+    return X, y, data
 
+
+def _agree(metas, no_y, min_samples, comm):
+    """The cross-rank checks on every rank's ``(rows, n_features, dtype, y shape)``.
+
+    Returns the rows per rank and the common dtype, or raises the same error
+    on every rank (the metadata are identical everywhere).
+    """
+    counts = np.array([m[0] for m in metas], dtype=np.int64)
     n_features = [m[1] for m in metas]
     if len(set(n_features)) > 1:
         ref = n_features[0]
@@ -188,18 +210,4 @@ def validate_spmd_data(
             f"rank(s) (rows per rank: {counts.tolist()}) while a minimum of "
             f"{min_samples} is required."
         )
-
-    dtype = np.result_type(*[np.dtype(m[2]) for m in metas])
-    if X.dtype != dtype:
-        X = X.astype(dtype)
-    data = SPMDData(
-        n_samples=total,
-        counts=counts,
-        rank=comm.Get_rank(),
-        dtype=dtype,
-        sample_weight=weights,
-    )
-    if no_y:
-        return X, data
-    return X, y, data
-
+    return counts, np.result_type(*[np.dtype(m[2]) for m in metas])

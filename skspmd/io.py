@@ -11,6 +11,7 @@ import numpy as np
 from mpi4py.util.dtlib import from_numpy_dtype
 
 from ._comm import agree_on_errors, get_comm
+from ._csv import has_header, parse_lines, read_csv
 
 __all__ = ["partition", "read_csv", "read_local", "read_rows", "scatter"]
 
@@ -51,95 +52,6 @@ def _block(n_rows, size, rank):
     base, extra = divmod(n_rows, size)
     start = rank * base + min(rank, extra)
     return start, start + base + (1 if rank < extra else 0)
-
-
-def _is_number(field):
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
-
-
-def _has_header(first_line, delimiter):
-    fields = [f.strip() for f in first_line.rstrip("\r\n").split(delimiter)]
-    if fields and fields[-1] == "":
-        fields = fields[:-1]
-    return bool(fields) and not all(_is_number(f) for f in fields)
-
-
-def _parse_csv_lines(lines, path, delimiter, first_line_number=1):
-    """Parse numeric CSV lines; ragged rows or text fields are errors naming the line."""
-    rows = []
-    width = None
-    for i, line in enumerate(lines):
-        line = line.strip()
-        if not line:
-            continue
-        fields = line.split(delimiter)
-        if fields[-1].strip() == "":  # tolerate one trailing delimiter
-            fields = fields[:-1]
-        try:
-            row = [float(f) for f in fields]
-        except ValueError:
-            raise ValueError(
-                f"{path}, line {first_line_number + i}: non-numeric field in {line!r}"
-            ) from None
-        if width is None:
-            width = len(row)
-        elif len(row) != width:
-            raise ValueError(
-                f"{path}, line {first_line_number + i}: {len(row)} fields, "
-                f"expected {width} (ragged rows)"
-            )
-        rows.append(row)
-    if not rows:
-        return np.empty((0, 0))
-    return np.asarray(rows, dtype=np.float64)
-
-
-def read_csv(path, delimiter=",", header="infer"):
-    """Read a numeric CSV file (local, not collective).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    delimiter : str, default=","
-    header : "infer", bool
-        Whether the first line is a header of column names; ``"infer"``
-        treats a first line with any non-numeric field as a header.
-
-    Returns
-    -------
-    X : ndarray of shape (n_rows, n_columns), float64
-
-    Examples
-    --------
-    >>> import os
-    >>> import tempfile
-    >>> from skspmd.io import read_csv
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = os.path.join(folder, "data.csv")
-    ...     with open(path, "w") as f:
-    ...         _ = f.write("a,b\\n1,2\\n3,4\\n")
-    ...     read_csv(path)  # the header row is detected
-    array([[1., 2.],
-           [3., 4.]])
-    """
-    path = os.fspath(path)
-    with open(path) as f:
-        first = f.readline()
-    skip = _has_header(first, delimiter) if header == "infer" else bool(header)
-    try:  # fast path: NumPy's C parser
-        return np.loadtxt(
-            path, delimiter=delimiter, skiprows=int(skip), ndmin=2, dtype=np.float64
-        )
-    except ValueError:
-        pass
-    # slow path: tolerates a trailing delimiter, and names the line of any error
-    with open(path) as f:
-        lines = f.readlines()[int(skip):]
-    return _parse_csv_lines(lines, path, delimiter, first_line_number=1 + int(skip))
 
 
 def _read_one(path, delimiter, header):
@@ -213,10 +125,8 @@ def _csv_byte_block(path, delimiter, header):
     with open(path, "rb") as f:
         first = f.readline()
         header_bytes = len(first)
-        has_header = (
-            _has_header(first.decode(), delimiter) if header == "infer" else bool(header)
-        )
-        body_start = header_bytes if has_header else 0
+        skip = has_header(first.decode(), delimiter) if header == "infer" else bool(header)
+        body_start = header_bytes if skip else 0
         body = size_bytes - body_start
         rank, nranks = comm.Get_rank(), comm.Get_size()
         lo = body_start + body * rank // nranks
@@ -234,7 +144,7 @@ def _csv_byte_block(path, delimiter, header):
             if not line:
                 break
             lines.append(line.decode())
-    return _parse_csv_lines(lines, path, delimiter, first_line_number=1)
+    return parse_lines(lines, path, delimiter, first_line_number=1)
 
 
 def read_rows(path, delimiter=",", header="infer", comm=None):

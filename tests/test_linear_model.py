@@ -349,36 +349,28 @@ def _expect_rank(err):
         assert f"rank {LAST}" in str(err.value)
 
 
-@pytest.mark.parametrize("Est", ESTIMATORS)
-def test_y_length_mismatch_on_one_rank(Est):
-    X, y, _ = _data()
-    Xl, yl = local("even", X, y)
-    if RANK == LAST:
-        yl = yl[:-1]
-    with pytest.raises(ValueError, match="inconsistent numbers of samples") as err:
-        Est().fit(Xl, yl)
-    _expect_rank(err)
+def _with_nan(y):
+    y = y.copy()
+    y[0] = np.nan
+    return y
 
 
 @pytest.mark.parametrize("Est", ESTIMATORS)
-def test_y_missing_on_one_rank(Est):
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (lambda y: y[:-1], "inconsistent numbers of samples"),
+        (lambda y: None, "requires y to be passed"),
+        (_with_nan, "NaN"),
+    ],
+    ids=["length_mismatch", "missing", "nan"],
+)
+def test_bad_y_on_one_rank(Est, spoil, message):
     X, y, _ = _data()
     Xl, yl = local("even", X, y)
     if RANK == LAST:
-        yl = None
-    with pytest.raises(ValueError, match="requires y to be passed") as err:
-        Est().fit(Xl, yl)
-    _expect_rank(err)
-
-
-@pytest.mark.parametrize("Est", ESTIMATORS)
-def test_nan_in_y_on_one_rank(Est):
-    X, y, _ = _data()
-    Xl, yl = local("even", X, y)
-    yl = yl.copy()
-    if RANK == LAST:
-        yl[0] = np.nan
-    with pytest.raises(ValueError, match="NaN") as err:
+        yl = spoil(yl)
+    with pytest.raises(ValueError, match=message) as err:
         Est().fit(Xl, yl)
     _expect_rank(err)
 

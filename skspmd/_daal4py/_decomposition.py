@@ -200,11 +200,10 @@ def _correlation_eigh(X, k):
     every rank. Returns ``(n, dtype, mean, ddof-0 variances, eigenvalues,
     eigenvectors as rows)``.
     """
-    from .._stats import CrossProducts
+    from .._stats import CrossProducts, constant_features
+    from .._svd import descending_eigh
     from .._validation import validate_spmd_data
     from ..covariance import SPMDEmpiricalCovariance
-    from .._svd import descending_eigh
-    from ..preprocessing._data import _constant_features
 
     comm = get_comm()
     ensure_threads(comm)
@@ -216,7 +215,7 @@ def _correlation_eigh(X, k):
     var = np.diag(cp.C) / cp.n  # ddof=0, as the scaler
     var = np.maximum(var, 0.0)
     scale = np.sqrt(var)
-    scale[_constant_features(var, cp.mean, n)] = 1.0
+    scale[constant_features(var, cp.mean, n)] = 1.0
     corr = cp.C / cp.n / np.outer(scale, scale)
     values, Vt = descending_eigh(corr, comm)
     _, Vt = svd_flip(None, Vt, u_based_decision=False)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._core import Algorithm, Result, check_bool, check_choice
+from ._core import Algorithm, Result, check_bool, check_choice, check_model
 
 __all__ = [
     "linear_regression_model",
@@ -313,18 +313,8 @@ class _Prediction(Algorithm):
         self.method = check_choice(self._name, "method", method, ("defaultDense",))
 
     def _run(self, inputs, model, **_):
-        if not isinstance(model, self._model_class):
-            raise TypeError(
-                f"{self._name}: model must be the .model of a "
-                f"{self._name.replace('prediction', 'training')} result, got "
-                f"{type(model).__name__}"
-            )
         X = inputs["data"]
-        if X.shape[1] != model.NumberOfFeatures:
-            raise ValueError(
-                f"{self._name}: data has {X.shape[1]} columns but the model was trained "
-                f"with {model.NumberOfFeatures} features"
-            )
+        check_model(self._name, model, self._model_class, X.shape[1])
         prediction = model._estimator.predict(X)
         return self._result_class(
             prediction=prediction.reshape(X.shape[0], model.NumberOfResponses)

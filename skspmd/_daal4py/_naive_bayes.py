@@ -7,7 +7,15 @@ that had them (2025.x).
 import numpy as np
 
 from .._comm import agree_on_errors
-from ._core import Algorithm, Result, UnsupportedError, check_choice, check_int, parse_flags
+from ._core import (
+    Algorithm,
+    Result,
+    UnsupportedError,
+    check_choice,
+    check_int,
+    check_model,
+    parse_flags,
+)
 
 __all__ = [
     "multinomial_naive_bayes_model",
@@ -101,7 +109,19 @@ def _alpha(algo, value):
     return alpha
 
 
-class multinomial_naive_bayes_training(Algorithm):
+class _NaiveBayes(Algorithm):
+    """What training and prediction share: the model's parameters, checked alike."""
+
+    def _model_params(self, nClasses, method, priorClassEstimates, alpha):
+        self.nClasses = check_int(self._name, "nClasses", nClasses, minimum=1)
+        self.method = check_choice(self._name, "method", method, ("defaultDense",), ("fastCSR",))
+        self.priorClassEstimates = priorClassEstimates
+        self._priors = _priors(self._name, priorClassEstimates, self.nClasses)
+        self.alpha = alpha
+        self._alpha = _alpha(self._name, alpha)
+
+
+class multinomial_naive_bayes_training(_NaiveBayes):
     """Multinomial naive Bayes: daal4py's ``multinomial_naive_bayes_training``.
 
     Built on :class:`skspmd.naive_bayes.SPMDMultinomialNB` (its collective
@@ -166,12 +186,7 @@ class multinomial_naive_bayes_training(Algorithm):
         streaming=False,
     ):
         self._common(fptype, distributed, streaming)
-        self.nClasses = check_int(self._name, "nClasses", nClasses, minimum=1)
-        self.method = check_choice(self._name, "method", method, ("defaultDense",), ("fastCSR",))
-        self.priorClassEstimates = priorClassEstimates
-        self._priors = _priors(self._name, priorClassEstimates, self.nClasses)
-        self.alpha = alpha
-        self._alpha = _alpha(self._name, alpha)
+        self._model_params(nClasses, method, priorClassEstimates, alpha)
         if resultsToEvaluate not in ("", None):
             parse_flags(self._name, "resultsToEvaluate", resultsToEvaluate, _LABEL_FLAGS)
             raise UnsupportedError(
@@ -227,7 +242,7 @@ class multinomial_naive_bayes_training(Algorithm):
         return multinomial_naive_bayes_training_result(model=model)
 
 
-class multinomial_naive_bayes_prediction(Algorithm):
+class multinomial_naive_bayes_prediction(_NaiveBayes):
     """Predict with a naive Bayes model: daal4py's ``multinomial_naive_bayes_prediction``.
 
     ``compute(data, model)``. Local: no communication.
@@ -279,23 +294,15 @@ class multinomial_naive_bayes_prediction(Algorithm):
         resultsToEvaluate="computeClassLabels",
     ):
         self._common(fptype)
-        self.nClasses = check_int(self._name, "nClasses", nClasses, minimum=1)
-        self.method = check_choice(self._name, "method", method, ("defaultDense",), ("fastCSR",))
-        self.priorClassEstimates = priorClassEstimates
-        self._priors = _priors(self._name, priorClassEstimates, self.nClasses)
-        self.alpha = alpha
-        self._alpha = _alpha(self._name, alpha)
+        self._model_params(nClasses, method, priorClassEstimates, alpha)
         self.resultsToEvaluate = resultsToEvaluate
         self._flags = parse_flags(self._name, "resultsToEvaluate", resultsToEvaluate, _LABEL_FLAGS)
         if not self._flags:
             self._flags = {"computeClassLabels"}
 
     def _run(self, inputs, model, **_):
-        if not isinstance(model, multinomial_naive_bayes_model):
-            raise TypeError(
-                f"{self._name}: model must be the .model of a "
-                f"multinomial_naive_bayes_training result, got {type(model).__name__}"
-            )
+        X = inputs["data"]
+        check_model(self._name, model, multinomial_naive_bayes_model, X.shape[1])
         if model._nClasses != self.nClasses:
             raise ValueError(
                 f"{self._name}: nClasses={self.nClasses} but the model has "
@@ -310,12 +317,6 @@ class multinomial_naive_bayes_prediction(Algorithm):
                     f"{self._name}: {name} differs from the one the model was trained with; "
                     "the model carries its own, so omit it here"
                 )
-        X = inputs["data"]
-        if X.shape[1] != model.NumberOfFeatures:
-            raise ValueError(
-                f"{self._name}: data has {X.shape[1]} columns but the model was trained "
-                f"with {model.NumberOfFeatures} features"
-            )
         est = model._estimator
         fields = {"prediction": None, "probabilities": None, "logProbabilities": None}
         if "computeClassLabels" in self._flags:

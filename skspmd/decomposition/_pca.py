@@ -1,18 +1,19 @@
 """SPMDPCA: sklearn's PCA with a collective ``fit`` and a global ``score``."""
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import gammaln
 from sklearn.decomposition import PCA
-from sklearn.utils import check_random_state
 from sklearn.utils.extmath import fast_logdet, svd_flip
 from sklearn.utils.validation import check_is_fitted
 
 from .._base import LocalRowsMixin, spmd_fit
-from .._comm import agree_on_errors, allgather_array, allreduce, get_comm
-from .._stats import CrossProducts
+from .._comm import agree_on_errors, allreduce, get_comm
+from .._stats import CrossProducts, column_mean
+from .._svd import descending_eigh, exact_svd, truncated_svd
 from .._validation import validate_spmd_data
-from .._svd import arpack_svd, descending_eigh, exact_svd, randomized_svd
 
 __all__ = ["SPMDPCA"]
 
@@ -55,6 +56,70 @@ def _minka_rank(spectrum, n_samples):
     for rank in range(1, spectrum.shape[0]):
         ll[rank] = _minka_log_likelihood(spectrum, rank, n_samples)
     return int(np.argmax(ll))
+
+
+def _reject_sparse(X, _):
+    if sp.issparse(X):
+        raise TypeError(
+            "SPMDPCA does not support sparse input; use SPMDTruncatedSVD "
+            "(no centring) instead."
+        )
+
+
+def _resolve_solver(solver, n, d, n_components):
+    """sklearn's ``svd_solver='auto'`` rule, on the global shape."""
+    if solver != "auto":
+        return solver
+    if d <= 1_000 and n >= 10 * d:
+        return "covariance_eigh"
+    if max(n, d) <= 500 or n_components == "mle":
+        return "full"
+    if 1 <= n_components < 0.8 * min(n, d):
+        return "randomized"
+    return "full"
+
+
+def _check_full_n_components(n_components, n, d, solver):
+    if n_components == "mle":
+        if n < d:
+            raise ValueError(
+                "n_components='mle' is only supported if n_samples >= n_features"
+            )
+    elif not 0 <= n_components <= min(n, d):
+        raise ValueError(
+            f"n_components={n_components} must be between 0 and "
+            f"min(n_samples, n_features)={min(n, d)} with svd_solver={solver!r}"
+        )
+
+
+def _check_truncated_n_components(n_components, n, d, solver):
+    if isinstance(n_components, str):
+        raise ValueError(
+            f"n_components={n_components!r} cannot be a string with svd_solver='{solver}'"
+        )
+    if not 1 <= n_components <= min(n, d):
+        raise ValueError(
+            f"n_components={n_components!r} must be between 1 and "
+            f"min(n_samples, n_features)={min(n, d)!r} with svd_solver='{solver}'"
+        )
+    if solver == "arpack" and n_components == min(n, d):
+        raise ValueError(
+            f"n_components={n_components!r} must be strictly less than "
+            f"min(n_samples, n_features)={min(n, d)!r} with svd_solver='{solver}'"
+        )
+
+
+class _Fitted(NamedTuple):
+    """What both solver paths of :class:`SPMDPCA` return to ``fit_transform``.
+
+    ``X`` is this rank's validated rows, already centred when ``centered``;
+    ``U`` the randomized solver's own left singular vectors of this rank's
+    rows (only when asked for), else None.
+    """
+
+    X: np.ndarray
+    centered: bool
+    U: np.ndarray | None
 
 
 class SPMDPCA(LocalRowsMixin, PCA):
@@ -202,9 +267,10 @@ class SPMDPCA(LocalRowsMixin, PCA):
             This rank's rows projected on the components (whitened if
             ``whiten``).
         """
-        X, centered, U = self._spmd_fit(X, compute_u=True)
+        fitted = self._spmd_fit(X, compute_u=True)
+        X, U = fitted.X, fitted.U
         if U is None:
-            return self._project(X, centered)
+            return self._project(X, fitted.centered)
         # the randomized solver's own U, as sklearn returns (not exactly X V)
         if self.whiten:
             return (U * np.sqrt(self.n_samples_ - 1)).astype(X.dtype, copy=False)
@@ -221,114 +287,62 @@ class SPMDPCA(LocalRowsMixin, PCA):
     # ------------------------------------------------------------------
 
     def _spmd_fit(self, X, compute_u=False):
+        """Validate, choose the solver as sklearn does, and fit; returns a :class:`_Fitted`."""
         comm = get_comm()
-
-        def reject_sparse(X, _):
-            if sp.issparse(X):
-                raise TypeError(
-                    "SPMDPCA does not support sparse input; use SPMDTruncatedSVD "
-                    "(no centring) instead."
-                )
-
         X, data = validate_spmd_data(
             self,
             X,
             comm=comm,
             dtype=[np.float64, np.float32],
             accept_sparse=("csr", "csc"),
-            local_check=reject_sparse,
+            local_check=_reject_sparse,
         )
         n, d = data.n_samples, X.shape[1]
-        solver = self.svd_solver
-        if self.n_components is None:
-            n_components = min(n, d) if solver != "arpack" else min(n, d) - 1
-        else:
-            n_components = self.n_components
-        if solver == "auto":
-            if d <= 1_000 and n >= 10 * d:
-                solver = "covariance_eigh"
-            elif max(n, d) <= 500 or n_components == "mle":
-                solver = "full"
-            elif 1 <= n_components < 0.8 * min(n, d):
-                solver = "randomized"
-            else:
-                solver = "full"
-        self._fit_svd_solver = solver
-        if solver in ("full", "covariance_eigh"):
-            return X, self._fit_full(X, data, n_components, comm), None
-        return self._fit_truncated(X, data, n_components, comm, compute_u)
+        n_components = self.n_components
+        if n_components is None:
+            n_components = min(n, d) if self.svd_solver != "arpack" else min(n, d) - 1
+        self._fit_svd_solver = _resolve_solver(self.svd_solver, n, d, n_components)
+        if self._fit_svd_solver in ("full", "covariance_eigh"):
+            return self._spmd_fit_full(X, data, n_components, comm)
+        return self._spmd_fit_truncated(X, data, n_components, comm, compute_u)
 
-    def _fit_full(self, X, data, n_components, comm):
+    def _spmd_fit_full(self, X, data, n_components, comm):
+        """The exact solvers: every singular value, then sklearn's choice of how many to keep."""
         n, d = data.n_samples, X.shape[1]
-        solver = self._fit_svd_solver
-        if n_components == "mle":
-            if n < d:
-                raise ValueError(
-                    "n_components='mle' is only supported if n_samples >= n_features"
-                )
-        elif not 0 <= n_components <= min(n, d):
-            raise ValueError(
-                f"n_components={n_components} must be between 0 and "
-                f"min(n_samples, n_features)={min(n, d)} with svd_solver={solver!r}"
-            )
-
-        if solver == "covariance_eigh":
+        _check_full_n_components(n_components, n, d, self._fit_svd_solver)
+        if self._fit_svd_solver == "covariance_eigh":
             cp = CrossProducts.merged(X, centered=True, comm=comm)
             mean = cp.mean
             with np.errstate(divide="ignore", invalid="ignore"):
-                eigenvals, Vt = descending_eigh(cp.C / (n - 1), comm)
-            explained_variance = eigenvals
+                explained_variance, Vt = descending_eigh(cp.C / (n - 1), comm)
             with np.errstate(invalid="ignore"):
-                S = np.sqrt(eigenvals * (n - 1))
+                S = np.sqrt(explained_variance * (n - 1))
         else:
-            mean = self._global_mean(X, comm)
+            mean = column_mean(X, comm=comm)[1]
             S, Vt = exact_svd(X, data.counts, comm, shift=mean)
             with np.errstate(divide="ignore", invalid="ignore"):
                 explained_variance = S**2 / (n - 1)
 
         _, Vt = svd_flip(None, Vt, u_based_decision=False)
-        total_var = np.sum(explained_variance)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = explained_variance / total_var
-
+            ratio = explained_variance / np.sum(explained_variance)
         if n_components == "mle":
             n_components = _minka_rank(explained_variance, n)
         elif 0 < n_components < 1.0:
             n_components = int(np.searchsorted(np.cumsum(ratio), n_components, side="right")) + 1
 
-        dtype = X.dtype
-        if n_components < min(n, d):
-            self.noise_variance_ = dtype.type(np.mean(explained_variance[n_components:]))
-        else:
-            self.noise_variance_ = 0.0
-        self.mean_ = mean.astype(dtype)
-        self.n_samples_ = n
-        self.n_components_ = n_components
-        self.components_ = np.ascontiguousarray(Vt[:n_components], dtype=dtype)
-        self.explained_variance_ = explained_variance[:n_components].astype(dtype)
-        self.explained_variance_ratio_ = ratio[:n_components].astype(dtype)
-        self.singular_values_ = S[:n_components].astype(dtype)
-        return False
+        k = n_components
+        noise = np.mean(explained_variance[k:]) if k < min(n, d) else None
+        self._set_fitted(
+            X.dtype, n, mean, k, Vt[:k], S[:k], explained_variance[:k], ratio[:k], noise
+        )
+        return _Fitted(X, centered=False, U=None)
 
-    def _fit_truncated(self, X, data, n_components, comm, compute_u):
+    def _spmd_fit_truncated(self, X, data, n_components, comm, compute_u):
+        """The 'arpack' and 'randomized' solvers on this rank's centred rows."""
         n, d = data.n_samples, X.shape[1]
-        solver = self._fit_svd_solver
-        if isinstance(n_components, str):
-            raise ValueError(
-                f"n_components={n_components!r} cannot be a string with svd_solver='{solver}'"
-            )
-        if not 1 <= n_components <= min(n, d):
-            raise ValueError(
-                f"n_components={n_components!r} must be between 1 and "
-                f"min(n_samples, n_features)={min(n, d)!r} with svd_solver='{solver}'"
-            )
-        if solver == "arpack" and n_components == min(n, d):
-            raise ValueError(
-                f"n_components={n_components!r} must be strictly less than "
-                f"min(n_samples, n_features)={min(n, d)!r} with svd_solver='{solver}'"
-            )
-        random_state = check_random_state(self.random_state)
-        mean = self._global_mean(X, comm)
+        _check_truncated_n_components(n_components, n, d, self._fit_svd_solver)
+        mean = column_mean(X, comm=comm)[1]
         dtype = X.dtype
         if self.copy:
             X_centered = X - mean.astype(dtype)
@@ -341,57 +355,35 @@ class SPMDPCA(LocalRowsMixin, PCA):
         with np.errstate(divide="ignore", invalid="ignore"):  # one row: nan, as sklearn
             total_var = allreduce(local_ss, comm=comm)[0] / np.float64(n - 1)
 
-        U = None
-        if solver == "arpack":
-            S, Vt = arpack_svd(
-                X_work,
-                n_components,
-                tol=self.tol,
-                random_state=random_state,
-                counts=data.counts,
-                comm=comm,
-            )
-        else:
-            U, S, Vt = randomized_svd(
-                X_work,
-                n_components,
-                n_oversamples=self.n_oversamples,
-                n_iter=self.iterated_power,
-                power_iteration_normalizer=self.power_iteration_normalizer,
-                random_state=random_state,
-                counts=data.counts,
-                offset=data.offset,
-                comm=comm,
-                compute_u=compute_u,
-            )
+        U, S, Vt = truncated_svd(
+            X_work, n_components, self._fit_svd_solver, data, comm,
+            tol=self.tol, n_iter=self.iterated_power, n_oversamples=self.n_oversamples,
+            power_iteration_normalizer=self.power_iteration_normalizer,
+            random_state=self.random_state, compute_u=compute_u,
+        )
         del X_work
         U, Vt = svd_flip(U, Vt, u_based_decision=False)
 
-        self.mean_ = mean.astype(dtype)
-        self.n_samples_ = n
-        self.components_ = np.ascontiguousarray(Vt, dtype=dtype)
-        self.n_components_ = n_components
         with np.errstate(divide="ignore", invalid="ignore"):
             explained_variance = S**2 / np.float64(n - 1)
-            self.explained_variance_ = explained_variance.astype(dtype)
-            self.explained_variance_ratio_ = (explained_variance / total_var).astype(dtype)
-        self.singular_values_ = S.astype(dtype)
-        if n_components < min(n, d):
-            noise = (total_var - np.sum(explained_variance)) / (min(n, d) - n_components)
-            self.noise_variance_ = dtype.type(noise)
-        else:
-            self.noise_variance_ = 0.0
-        return X_centered, not self.copy, U
+            ratio = explained_variance / total_var
+        k = n_components
+        noise = None
+        if k < min(n, d):
+            noise = (total_var - np.sum(explained_variance)) / (min(n, d) - k)
+        self._set_fitted(dtype, n, mean, k, Vt, S, explained_variance, ratio, noise)
+        return _Fitted(X_centered, centered=not self.copy, U=U)
 
-    @staticmethod
-    def _global_mean(X, comm):
-        """Global column means: blocked local sums, one ``Allgather``, merged in rank order."""
-        with agree_on_errors(comm):
-            sums = np.zeros(X.shape[1])
-            for start in range(0, X.shape[0], 1 << 15):  # blocked: near-pairwise accuracy
-                sums += X[start : start + (1 << 15)].sum(axis=0, dtype=np.float64)
-        parts = allgather_array(np.concatenate(([X.shape[0]], sums)), comm)
-        return parts[:, 1:].sum(axis=0) / parts[:, 0].sum()
+    def _set_fitted(self, dtype, n, mean, k, Vt, S, explained_variance, ratio, noise):
+        """The fitted attributes, in the input's dtype; ``noise`` None when all ``k`` are kept."""
+        self.mean_ = mean.astype(dtype)
+        self.n_samples_ = n
+        self.n_components_ = k
+        self.components_ = np.ascontiguousarray(Vt, dtype=dtype)
+        self.explained_variance_ = explained_variance.astype(dtype)
+        self.explained_variance_ratio_ = ratio.astype(dtype)
+        self.singular_values_ = S.astype(dtype)
+        self.noise_variance_ = 0.0 if noise is None else dtype.type(noise)
 
     # ------------------------------------------------------------------
     # local projection and the global score

@@ -3,16 +3,41 @@
 import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
-from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot, svd_flip
 
 from .._base import LocalRowsMixin, spmd_fit
 from .._comm import agree_on_errors, get_comm
 from .._stats import Moments
 from .._validation import validate_spmd_data
-from .._svd import arpack_svd, randomized_svd
+from .._svd import truncated_svd
 
 __all__ = ["SPMDTruncatedSVD"]
+
+
+def _check_n_components(k, n, d, algorithm):
+    if algorithm == "arpack" and not k < min(n, d):
+        raise ValueError(
+            f"n_components={k} must be strictly less than min(n_samples, "
+            f"n_features)={min(n, d)} with algorithm='arpack' (n_samples={n} "
+            f"rows over all ranks, n_features={d})"
+        )
+    if algorithm == "randomized" and k > d:
+        raise ValueError(f"n_components({k}) must be <= n_features({d}).")
+
+
+def _projected_variances(X, Vt, comm):
+    """This rank's projected rows, the global variance of each projection and of ``X``.
+
+    Returns ``(X @ Vt.T, variances of its columns, total variance of X)``:
+    two :class:`~skspmd._stats.Moments` merges (``ddof=0``, as sklearn).
+    """
+    with agree_on_errors(comm):
+        X_transformed = np.asarray(safe_sparse_dot(X, Vt.T), dtype=np.float64)
+        projected = Moments.from_rows(X_transformed)
+        original = Moments.from_rows(X)
+    projected = projected.allreduce(comm)
+    original = original.allreduce(comm)
+    return X_transformed, projected.m2 / projected.n, np.sum(original.m2) / original.n
 
 
 class SPMDTruncatedSVD(LocalRowsMixin, TruncatedSVD):
@@ -136,49 +161,23 @@ class SPMDTruncatedSVD(LocalRowsMixin, TruncatedSVD):
         X, data = validate_spmd_data(
             self, X, comm=comm, accept_sparse=["csr", "csc"], ensure_min_features=2
         )
-        n, d = data.n_samples, X.shape[1]
         k = self.n_components
-        if self.algorithm == "arpack" and not k < min(n, d):
-            raise ValueError(
-                f"n_components={k} must be strictly less than min(n_samples, "
-                f"n_features)={min(n, d)} with algorithm='arpack' (n_samples={n} "
-                f"rows over all ranks, n_features={d})"
-            )
-        if self.algorithm == "randomized" and k > d:
-            raise ValueError(f"n_components({k}) must be <= n_features({d}).")
+        _check_n_components(k, data.n_samples, X.shape[1], self.algorithm)
         dtype = X.dtype if X.dtype == np.float32 else np.dtype(np.float64)
         if sp.issparse(X):
             X_work = sp.csr_matrix(X, dtype=np.float64)
         else:
             X_work = np.ascontiguousarray(X, dtype=np.float64)
-        random_state = check_random_state(self.random_state)
-        if self.algorithm == "arpack":
-            Sigma, VT = arpack_svd(
-                X_work, k, tol=self.tol, random_state=random_state, counts=data.counts, comm=comm
-            )
-        else:
-            _, Sigma, VT = randomized_svd(
-                X_work,
-                k,
-                n_oversamples=self.n_oversamples,
-                n_iter=self.n_iter,
-                power_iteration_normalizer=self.power_iteration_normalizer,
-                random_state=random_state,
-                counts=data.counts,
-                offset=data.offset,
-                comm=comm,
-            )
+        _, Sigma, VT = truncated_svd(
+            X_work, k, self.algorithm, data, comm,
+            tol=self.tol, n_iter=self.n_iter, n_oversamples=self.n_oversamples,
+            power_iteration_normalizer=self.power_iteration_normalizer,
+            random_state=self.random_state,
+        )
         _, VT = svd_flip(None, VT, u_based_decision=False)
         self.components_ = np.ascontiguousarray(VT, dtype=dtype)
 
-        with agree_on_errors(comm):
-            X_transformed = np.asarray(safe_sparse_dot(X_work, VT.T), dtype=np.float64)
-            projected = Moments.from_rows(X_transformed)
-            original = Moments.from_rows(X_work)
-        projected = projected.allreduce(comm)
-        original = original.allreduce(comm)
-        exp_var = projected.m2 / projected.n
-        full_var = np.sum(original.m2) / original.n
+        X_transformed, exp_var, full_var = _projected_variances(X_work, VT, comm)
         self.explained_variance_ = exp_var.astype(dtype)
         self.explained_variance_ratio_ = (exp_var / full_var).astype(dtype)
         self.singular_values_ = Sigma.astype(dtype)

@@ -23,6 +23,7 @@ then runs on ``R_xx`` and ``z``, small and replicated, without ever forming
 """
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -36,7 +37,7 @@ from .._base import LocalRowsMixin, spmd_fit
 from .._comm import agree_on_errors, allgather_array, get_comm, replicate
 from .._stats import CrossProducts, Moments, column_mean
 from .._validation import validate_spmd_data
-from .._tsqr import tsqr_r
+from .._tsqr import NORMAL_EQUATIONS_MAX_COND, conditioned_cholesky, tsqr_r
 
 __all__ = ["SPMDLinearRegression"]
 
@@ -173,34 +174,24 @@ def _centered_gram(X, Y, sample_weight, fit_intercept, comm):
     return mean, cp.C
 
 
-# The Gram route squares the condition number: the solution and the small
-# singular values lose about eps * cond(X)^2 relative. It is trusted only while
-# the estimated cond(X) stays below this (eps * 1e8 ~ 1e-8); a larger estimate
-# is itself reliable, because rounding can only make the computed smallest
-# singular value of the Gram's Cholesky factor larger by ~sqrt(eps) * s_max.
-_GRAM_MAX_COND = 1e4
+def _r_from_gram(C, n_features):
+    """The least-squares system from the merged Gram matrix, or None when it is not accurate enough.
 
-
-def _r_from_gram(C, n_features, max_cond=None):
-    """``(R_xx, Z)`` from the merged Gram matrix, or None when it is not accurate enough.
-
-    ``R_xx`` is the Cholesky factor of ``C_xx = Xc^T Xc`` (the R factor of
-    ``Xc`` up to row signs) and ``Z = R_xx^{-T} Xc^T yc``: the same small
-    least-squares system ``min ||R_xx b - Z||`` as the TSQR route produces.
-    None when ``C_xx`` is not numerically positive definite or the estimated
-    condition number of ``Xc`` exceeds ``max_cond``.
+    Returns ``(factor, Z)``: ``factor.R`` is the Cholesky factor ``R_xx`` of
+    ``C_xx = Xc^T Xc`` (the R factor of ``Xc`` up to row signs), with its SVD
+    (``factor.U``, ``factor.s``, ``factor.Vt``), and ``Z = R_xx^{-T} Xc^T yc``:
+    the same small least-squares system ``min ||R_xx b - Z||`` as the TSQR
+    route produces. None when ``C_xx`` is not numerically positive definite
+    or the estimated condition number of ``Xc`` reaches
+    ``NORMAL_EQUATIONS_MAX_COND`` (1e4; see
+    :func:`skspmd._tsqr.conditioned_cholesky` for why).
     """
-    max_cond = _GRAM_MAX_COND if max_cond is None else max_cond
     A, Xy = C[:n_features, :n_features], C[:n_features, n_features:]
-    try:
-        R_xx = scipy.linalg.cholesky(A, lower=False, check_finite=False)
-    except np.linalg.LinAlgError:
+    factor = conditioned_cholesky(A, NORMAL_EQUATIONS_MAX_COND, svd=True)
+    if factor is None:
         return None
-    s = scipy.linalg.svdvals(R_xx, check_finite=False)
-    if not (s.size and s[-1] > 0 and s[0] <= max_cond * s[-1]):
-        return None
-    Z = scipy.linalg.solve_triangular(R_xx, Xy, trans="T", check_finite=False)
-    return R_xx, Z
+    Z = scipy.linalg.solve_triangular(factor.R, Xy, trans="T", check_finite=False)
+    return factor, Z
 
 
 def _as_targets(y):
@@ -294,16 +285,16 @@ class _GlobalR2Mixin:
 # ---------------------------------------------------------------------------
 
 
-def _lstsq_from_r(R_xx, Z, cond):
+def _lstsq_from_svd(U, s, Vt, Z, cond):
     """Minimum-norm solution of ``min ||R_xx b - Z||`` as ``scipy.linalg.lstsq`` finds it.
 
-    Singular values ``s <= cond * s[0]`` count as zero (LAPACK ``gelsd``'s rule).
-    Returns ``(coef of shape (n_features, n_targets), rank, singular values)``.
+    ``U, s, Vt`` is the SVD of ``R_xx``. Singular values ``s <= cond * s[0]``
+    count as zero (LAPACK ``gelsd``'s rule). Returns ``(coef of shape
+    (n_features, n_targets), rank)``.
     """
-    U, s, Vt = scipy.linalg.svd(R_xx, full_matrices=False, check_finite=False)
     rank = int(np.sum(s > cond * s[0])) if s.size and s[0] > 0 else 0
     coef = Vt[:rank].T @ ((U[:, :rank].T @ Z) / s[:rank, None])
-    return coef, rank, s
+    return coef, rank
 
 
 def _nnls_columns(A, B, n_jobs=None):
@@ -314,6 +305,22 @@ def _nnls_columns(A, B, n_jobs=None):
         delayed(optimize.nnls)(A, B[:, j]) for j in range(B.shape[1])
     )
     return np.vstack([out[0] for out in outs])
+
+
+class _SmallSystem(NamedTuple):
+    """The replicated least-squares system ``min ||R_xx b - Z||`` of a linear fit.
+
+    ``route`` is how it was obtained (``"gram"``: Cholesky factor of the merged
+    cross-products; ``"tsqr"``: R factor of the centred data); ``mean`` the
+    column means of ``[X | Y]`` (zeros without intercept); ``svd`` the SVD
+    ``(U, s, Vt)`` of ``R_xx`` when the route already computed it, else None.
+    """
+
+    route: str
+    R_xx: np.ndarray
+    Z: np.ndarray
+    mean: np.ndarray
+    svd: tuple | None = None
 
 
 class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
@@ -427,23 +434,27 @@ class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
         X, y, data = _validate_regression_data(self, X, y, sample_weight, comm)
         Y = _as_targets(y)
         n_features = X.shape[1]
-        R_xx, Z, mean = self._small_system(X, Y, data, comm)
+        system = self._small_system(X, Y, data, comm)
+        self._solver = system.route
 
         if self.positive:
-            (coef,) = replicate([_nnls_columns(R_xx, Z, self.n_jobs)], comm)
+            (coef,) = replicate([_nnls_columns(system.R_xx, system.Z, self.n_jobs)], comm)
             for name in ("rank_", "singular_"):
                 if hasattr(self, name):
                     delattr(self, name)
         else:
-            coef, rank, s = _lstsq_from_r(R_xx, Z, self.tol)
+            U, s, Vt = system.svd or scipy.linalg.svd(
+                system.R_xx, full_matrices=False, check_finite=False
+            )
+            coef, rank = _lstsq_from_svd(U, s, Vt, system.Z, self.tol)
             coef, rank, s = replicate([coef.T, rank, s], comm)
             self.rank_ = int(rank)
             self.singular_ = s[: min(data.n_samples, n_features)].astype(X.dtype)
-        _set_coef_and_intercept(self, coef, mean, n_features, np.ndim(y), X.dtype)
+        _set_coef_and_intercept(self, coef, system.mean, n_features, np.ndim(y), X.dtype)
         return self
 
     def _small_system(self, X, Y, data, comm):
-        """``(R_xx, Z, mean)``: the replicated least-squares system ``min ||R_xx b - Z||``.
+        """The replicated least-squares system ``min ||R_xx b - Z||`` and its route.
 
         First the one-pass Gram route (merged centred cross-products and a
         Cholesky factor); when rank 0 finds it not positive definite or the
@@ -451,7 +462,8 @@ class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
         Householder TSQR of the centred data (two more passes). Every rank
         takes the branch rank 0 took; the solution is broadcast from rank 0
         afterwards, so a rank whose own factorization disagreed only needs
-        the shapes.
+        the shapes. Returns a :class:`_SmallSystem`; the estimator is not
+        modified.
         """
         n_features, n_targets = X.shape[1], Y.shape[1]
         mean, C = _centered_gram(X, Y, data.sample_weight, self.fit_intercept, comm)
@@ -459,14 +471,15 @@ class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
         (use_gram,) = replicate([gram is not None], comm)
         if bool(use_gram):
             if gram is None:  # only when this rank's LAPACK disagrees with rank 0's
-                gram = (np.eye(n_features), np.zeros((n_features, n_targets)))
-            self._solver = "gram"
-            return gram + (mean,)
+                return _SmallSystem(
+                    "gram", np.eye(n_features), np.zeros((n_features, n_targets)), mean
+                )
+            factor, Z = gram
+            return _SmallSystem("gram", factor.R, Z, mean, (factor.U, factor.s, factor.Vt))
         mean, R = _centered_r(
             X, Y, data.sample_weight, self.fit_intercept, data.counts, comm
         )
-        self._solver = "tsqr"
-        return R[:n_features, :n_features], R[:n_features, n_features:], mean
+        return _SmallSystem("tsqr", R[:n_features, :n_features], R[:n_features, n_features:], mean)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -204,7 +204,7 @@ class SPMDMultinomialNB(LocalRowsMixin, MultinomialNB):
         comm = get_comm()
         X, y, data = self._validate_batch(X, y, sample_weight, True, comm)
         classes = _batch_labels(y, comm)
-        counts = self._count(X, y, data, classes, len(classes) <= 2, comm)
+        counts = self._merged_counts(X, y, data, classes, len(classes) <= 2, comm)
         self.classes_ = classes
         self._init_counters(len(classes), X.shape[1])
         self._add_counts(*counts)
@@ -246,7 +246,7 @@ class SPMDMultinomialNB(LocalRowsMixin, MultinomialNB):
                 )
         batch = _batch_labels(y, comm)
         known = classes if first_call else self.classes_
-        counts = self._count(X, y, data, known, len(batch) <= 2, comm)
+        counts = self._merged_counts(X, y, data, known, len(batch) <= 2, comm)
         if first_call:
             self.classes_ = classes
             self._init_counters(len(classes), X.shape[1])
@@ -266,7 +266,7 @@ class SPMDMultinomialNB(LocalRowsMixin, MultinomialNB):
             comm=comm,
         )
 
-    def _count(self, X, y, data, classes, batch_is_binary, comm):
+    def _merged_counts(self, X, y, data, classes, batch_is_binary, comm):
         """Every rank's class and feature counts of this batch, added (collective).
 
         Checks ``X`` on the way (every rank raises if one does) and leaves

@@ -6,16 +6,10 @@ from sklearn.preprocessing import StandardScaler
 
 from .._base import LocalRowsMixin, spmd_fit
 from .._comm import agree_on_errors, get_comm
-from .._stats import Moments
+from .._stats import Moments, constant_features
 from .._validation import validate_spmd_data
 
 __all__ = ["SPMDStandardScaler"]
-
-
-def _constant_features(var, mean, n_samples):
-    """Features whose variance is within the round-off bound of the two-pass algorithm."""
-    eps = np.finfo(np.float64).eps
-    return var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
 
 
 class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
@@ -58,7 +52,7 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
     Distributed semantics: each rank reduces its rows to ``(n, mean, M2)`` per
     feature in cache-sized blocks (Chan-Golub-LeVeque pairwise merge, so large
     means do not destroy the variance); one ``Allgather`` of
-    ``4 * n_features + 2`` doubles per rank merges them in rank order, giving a
+    ``4 * n_features + 1`` doubles and one int64 per rank merges them in rank order, giving a
     bitwise identical scaler on every rank. ``transform`` and
     ``inverse_transform`` are local. ``partial_fit`` merges each collective
     batch into the running moments. Unlike sklearn, NaN in ``X`` is rejected
@@ -140,20 +134,12 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
         with agree_on_errors(comm):
             batch = Moments.from_rows(X, data.sample_weight, check_finite=True)
         batch = batch.allreduce(comm)
-
-        previous = Moments.empty(X.shape[1])
-        if not first_call:
-            n_prev = float(self.n_samples_seen_)
-            previous.n = n_prev
-            if self.mean_ is not None:
-                previous.mean = self.mean_
-            if self.var_ is not None:
-                previous.m2 = self.var_ * n_prev
         if batch.n == 0 and data.n_samples > 0:
             raise ValueError(
                 "Sample weights must contain at least one non-zero number "
                 "(over all ranks)."
             )
+        previous = Moments.empty(X.shape[1]) if first_call else self._seen_moments()
         total = previous.merge(batch)
 
         # sklearn's conventions: with neither centring nor scaling it counts rows
@@ -163,16 +149,29 @@ class SPMDStandardScaler(LocalRowsMixin, StandardScaler):
             self.n_samples_seen_ = np.int64(seen) if sample_weight is None else np.float64(seen)
         else:
             self.n_samples_seen_ = np.float64(total.n)
-        keep_mean = (self.with_mean or self.with_std) and not (
-            sp.issparse(X) and not self.with_std
-        )
+        self._set_moments(total, sp.issparse(X))
+        return self
+
+    def _seen_moments(self):
+        """The moments of the rows seen so far, as the fitted attributes hold them."""
+        previous = Moments.empty(self.n_features_in_)
+        n_prev = float(self.n_samples_seen_)
+        previous.n = n_prev
+        if self.mean_ is not None:
+            previous.mean = self.mean_
+        if self.var_ is not None:
+            previous.m2 = self.var_ * n_prev
+        return previous
+
+    def _set_moments(self, total, sparse):
+        """``mean_``, ``var_`` and ``scale_`` from the merged moments, as sklearn keeps them."""
+        keep_mean = (self.with_mean or self.with_std) and not (sparse and not self.with_std)
         self.mean_ = total.mean if keep_mean else None
         if self.with_std:
             self.var_ = total.m2 / total.n if total.n > 0 else np.zeros_like(total.m2)
             scale = np.sqrt(self.var_)
-            scale[_constant_features(self.var_, total.mean, total.n)] = 1.0
+            scale[constant_features(self.var_, total.mean, total.n)] = 1.0
             self.scale_ = scale
         else:
             self.var_ = None
             self.scale_ = None
-        return self

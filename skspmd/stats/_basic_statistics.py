@@ -73,7 +73,7 @@ class SPMDBasicStatistics(BaseEstimator):
     -----
     Distributed semantics: one fused, blocked pass over this rank's rows gives
     ``(n, mean, M2, min, max)`` per feature; one ``Allgather`` of
-    ``4 * n_features + 2`` doubles per rank and the same rank-ordered
+    ``4 * n_features + 1`` doubles and one int64 per rank and the same rank-ordered
     Chan-Golub-LeVeque merge on every rank give bitwise identical results.
     Unlike daal4py's distributed ``low_order_moments``, the between-rank
     term of the centred sum of squares is kept, so the variance does not
