@@ -32,10 +32,10 @@ from .._comm import agree_on_errors, allreduce, bcast_array, get_comm
 from .._stats import Moments, column_mean
 from .._threads import one_blas_thread
 from .._validation import validate_spmd_data
-from ._kmeans_kernels import assign, distances_to_assigned, lloyd_block_rows
+from ._kmeans_kernels import ROWS_FORMAT, assign, distances_to_assigned, lloyd_block_rows
 from ._lloyd import lloyd, same_clustering
 from ._seeding import draw_rows, greedy_plusplus, shared_random_state
-from ._shard import Shard, weight_totals
+from ._shard import Shard
 
 __all__ = ["SPMDKMeans"]
 
@@ -190,30 +190,21 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
             Fitted estimator, identical on every rank (except ``labels_``).
         """
         comm = get_comm()
-        X, data, weights = self._check_fit_data(X, sample_weight, comm)
+        X, data = self._check_fit_data(X, sample_weight, comm)
         init = self._check_init(X, comm)
         self._resolve_n_init()
         self._resolve_algorithm()
-        total_weight, n_positive = weight_totals(weights, comm)
-        if n_positive == 0:
-            raise ValueError("Sample weights must contain at least one non-zero number.")
+        # agrees on the weights (raises on every rank if they are all zero);
+        # the shard's norms are computed on first use, from the centred rows
+        shard = Shard(X, data.sample_weight, data.counts, comm, n_clusters=self.n_clusters)
         X_mean = self._global_mean_and_tolerance(X, comm)
-        random_state = shared_random_state(self.random_state, comm)
 
-        # centre dense data on the global mean for more accurate distances
+        # centre dense data (in place) on the global mean for more accurate distances
         if X_mean is not None:
             X -= X_mean
             if not isinstance(init, str):
                 init -= X_mean
-        shard = Shard(
-            X,
-            weights,
-            data.counts,
-            comm,
-            n_clusters=self.n_clusters,
-            total_weight=total_weight,
-            n_positive=n_positive,
-        )
+        random_state = shared_random_state(self.random_state, comm)
         with one_blas_thread():
             best = self._best_run(shard, init, random_state)
 
@@ -238,7 +229,7 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
         return self
 
     def _check_fit_data(self, X, sample_weight, comm):
-        """This rank's validated rows, the agreed facts and the weights in X's dtype.
+        """This rank's validated rows and the agreed facts (with the validated weights).
 
         Errors (bad input on any rank, a callable ``init``, more clusters than
         rows over all ranks) are raised on every rank.
@@ -254,23 +245,17 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
         X, data = validate_spmd_data(
             self,
             X,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            order="C",
             copy=self.copy_x,
-            accept_large_sparse=False,
             local_check=reject_callable_init,
             sample_weight=sample_weight,
             comm=comm,
+            **ROWS_FORMAT,
         )
         if data.n_samples < self.n_clusters:
             raise ValueError(
                 f"n_samples={data.n_samples} should be >= n_clusters={self.n_clusters}."
             )
-        weights = data.sample_weight
-        if weights is None:
-            weights = np.ones(X.shape[0], dtype=X.dtype)
-        return X, data, weights.astype(X.dtype, copy=False)
+        return X, data
 
     def _check_init(self, X, comm):
         """``init`` as a string, or as an array of rank 0's initial centers (a copy)."""
@@ -350,16 +335,7 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
 
     def _check_test_data(self, X):
         # local methods accept a rank with zero rows
-        return validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            reset=False,
-            dtype=[np.float64, np.float32],
-            order="C",
-            accept_large_sparse=False,
-            ensure_min_samples=0,
-        )
+        return validate_data(self, X, reset=False, ensure_min_samples=0, **ROWS_FORMAT)
 
     def predict(self, X):
         """Index of the closest cluster center for each of this rank's rows (local).
@@ -421,15 +397,7 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
         check_is_fitted(self)
         comm = get_comm()
         X, data = validate_spmd_data(
-            self,
-            X,
-            reset=False,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            order="C",
-            accept_large_sparse=False,
-            sample_weight=sample_weight,
-            comm=comm,
+            self, X, reset=False, sample_weight=sample_weight, comm=comm, **ROWS_FORMAT
         )
         with agree_on_errors(comm), one_blas_thread():
             weights = data.sample_weight

@@ -22,6 +22,7 @@ from .._stats import BLOCK_BYTES, block_rows
 from .._threads import num_threads
 
 __all__ = [
+    "ROWS_FORMAT",
     "assign",
     "assign_with_inertia",
     "candidate_distances",
@@ -32,6 +33,12 @@ __all__ = [
     "rows_of",
     "squared_norms64",
 ]
+
+# The rows the kernels take, as parameters of sklearn's check_array/validate_data:
+# dense C-ordered or CSR with 32-bit indices, float64 or float32.
+ROWS_FORMAT = dict(
+    accept_sparse="csr", dtype=[np.float64, np.float32], order="C", accept_large_sparse=False
+)
 
 
 def lloyd_block_rows(n_features, n_clusters, itemsize=8):

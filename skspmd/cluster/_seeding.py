@@ -23,8 +23,8 @@ from .._comm import allgather_array, allreduce, bcast_array, get_comm
 from .._compat import Interval, validate_params
 from .._threads import ensure_threads, one_blas_thread
 from .._validation import validate_spmd_data
-from ._kmeans_kernels import candidate_distances
-from ._shard import GlobalCumsum, Shard, share_rows, weight_totals
+from ._kmeans_kernels import ROWS_FORMAT, candidate_distances
+from ._shard import GlobalCumsum, Shard, share_rows
 
 __all__ = [
     "draw_rows",
@@ -71,34 +71,13 @@ def _checked_shard(X, n_clusters, sample_weight, x_squared_norms, comm):
             norms["x_sq"] = x_sq
 
     X, data = validate_spmd_data(
-        None,
-        X,
-        accept_sparse="csr",
-        dtype=[np.float64, np.float32],
-        order="C",
-        accept_large_sparse=False,
-        local_check=check_norms,
-        sample_weight=sample_weight,
-        comm=comm,
+        None, X, local_check=check_norms, sample_weight=sample_weight, comm=comm, **ROWS_FORMAT
     )
     if data.n_samples < n_clusters:
         raise ValueError(f"n_samples={data.n_samples} should be >= n_clusters={n_clusters}.")
-    weights = data.sample_weight
-    weights = np.ones(X.shape[0], dtype=X.dtype) if weights is None else weights.astype(X.dtype)
-    total_weight, n_positive = weight_totals(weights, comm)
-    if n_positive == 0:
-        raise ValueError("Sample weights must contain at least one non-zero number.")
     x_sq = norms.get("x_sq")
-    return Shard(
-        X,
-        weights,
-        data.counts,
-        comm,
-        n_clusters=n_clusters,
-        total_weight=total_weight,
-        n_positive=n_positive,
-        x_sq=None if x_sq is None else x_sq.astype(X.dtype, copy=False),
-    )
+    x_sq = None if x_sq is None else x_sq.astype(X.dtype, copy=False)
+    return Shard(X, data.sample_weight, data.counts, comm, n_clusters=n_clusters, x_sq=x_sq)
 
 
 @validate_params(

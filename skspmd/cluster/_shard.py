@@ -15,50 +15,48 @@ from sklearn.utils.extmath import row_norms
 from .._comm import allgather_array, allreduce
 from ._kmeans_kernels import lloyd_block_rows, rows_of, squared_norms64
 
-__all__ = ["GlobalCumsum", "Shard", "share_rows", "weight_totals"]
-
-
-def weight_totals(weights, comm):
-    """Global ``(sum of weights, number of positive weights)``, the same on every rank.
-
-    One ``Allgather`` of two numbers per rank, summed in rank order.
-    """
-    local = np.array([weights.sum(dtype=np.float64), np.count_nonzero(weights)], dtype=np.float64)
-    parts = allgather_array(local, comm)
-    return float(parts[:, 0].sum()), int(parts[:, 1].sum())
+__all__ = ["GlobalCumsum", "Shard", "share_rows"]
 
 
 class Shard:
     """This rank's rows and what every collective step of one fit needs to know about them.
 
+    Building it is collective: one ``Allgather`` of two numbers per rank
+    gives the global sum of the weights (``total_weight``) and the global
+    number of positive weights (``n_positive``), summed in rank order; if
+    every weight is zero, every rank raises.
+
     Parameters
     ----------
     X : ndarray or CSR matrix of shape (n_local, n_features)
         This rank's validated rows (float64 or float32).
-    weights : ndarray of shape (n_local,)
-        Their sample weights, in X's dtype.
+    sample_weight : ndarray of shape (n_local,) or None
+        Their validated sample weights (None: ones), kept in X's dtype as
+        ``weights``.
     counts : ndarray of shape (n_ranks,)
         Rows per rank, in rank order.
     comm : mpi4py.MPI.Comm
     n_clusters : int
         Sets the block size of the distance computations.
-    total_weight, n_positive : float, int
-        Global sum of the weights and global number of positive weights
-        (:func:`weight_totals`).
     x_sq : ndarray of shape (n_local,), optional
         Squared row norms in X's dtype; computed on first use if None.
     """
 
-    def __init__(
-        self, X, weights, counts, comm, *, n_clusters, total_weight, n_positive, x_sq=None
-    ):
+    def __init__(self, X, sample_weight, counts, comm, *, n_clusters, x_sq=None):
+        if sample_weight is None:
+            sample_weight = np.ones(X.shape[0], dtype=X.dtype)
+        weights = sample_weight.astype(X.dtype, copy=False)
+        local = np.array([weights.sum(dtype=np.float64), np.count_nonzero(weights)])
+        totals = allgather_array(local, comm)
+        if totals[:, 1].sum() == 0:
+            raise ValueError("Sample weights must contain at least one non-zero number.")
         self.X = X
         self.weights = weights
         self.comm = comm
         self.counts = counts
         self.offset = int(counts[: comm.Get_rank()].sum())
-        self.total_weight = total_weight
-        self.n_positive = n_positive
+        self.total_weight = float(totals[:, 0].sum())
+        self.n_positive = int(totals[:, 1].sum())
         self.block = lloyd_block_rows(X.shape[1], n_clusters, X.dtype.itemsize)
         self._x_sq = x_sq
 
