@@ -253,7 +253,7 @@ class kmeans_init(Algorithm):
         return np.concatenate([gathered[r, : takes[r]] for r in range(len(takes))], axis=0)
 
     def _seed(self, X, inputs):
-        """SPMDKMeans's own seeding (k-means++ or random) over the global rows (``inputs.comm``)."""
+        """SPMDKMeans's own seeding (k-means++ or random) over the global rows."""
         from ..cluster import kmeans_plusplus
         from ..cluster._seeding import random_rows
 
