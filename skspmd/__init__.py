@@ -10,7 +10,7 @@ daal4py's SPMD function interface.
 from . import io, linalg, model_selection, pipeline
 from ._comm import SPMDError, comm_context, get_comm
 from ._threads import set_num_threads
-from .cluster import SPMDKMeans
+from .cluster import SPMDKMeans, kmeans_plusplus
 from .covariance import SPMDEmpiricalCovariance
 from .decomposition import SPMDPCA, SPMDTruncatedSVD
 from .linear_model import (
@@ -47,6 +47,7 @@ __all__ = [
     "comm_context",
     "get_comm",
     "io",
+    "kmeans_plusplus",
     "linalg",
     "model_selection",
     "pipeline",

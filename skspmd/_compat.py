@@ -35,7 +35,7 @@ signature if scikit-learn renames them):
 """
 
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 try:  # scikit-learn's compiled k-means E-step (labels of the nearest center)
     from sklearn.cluster._k_means_lloyd import (
@@ -57,4 +57,5 @@ __all__ = [
     "_openmp_effective_n_threads",
     "lloyd_iter_chunked_dense",
     "lloyd_iter_chunked_sparse",
+    "validate_params",
 ]

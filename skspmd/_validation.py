@@ -10,6 +10,7 @@ count, per-rank counts, common dtype).
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_consistent_length, validate_data
 
 from ._comm import agree_on_errors, get_comm
@@ -111,9 +112,10 @@ def validate_spmd_data(
 
     Parameters
     ----------
-    estimator : estimator instance
+    estimator : estimator instance or None
         Passed to sklearn's ``validate_data`` (sets ``n_features_in_`` when
-        ``reset``).
+        ``reset``). None for a function's input (sklearn's ``check_array``,
+        without ``y``).
     X, y : array-like
         This rank's rows. A rank may hold zero rows, with shape ``(0, n_features)``.
     reset : bool
@@ -147,7 +149,9 @@ def validate_spmd_data(
         check_params = _separate_multi_output(check_params)
         local_check = _with_length_check(local_check)
     with agree_on_errors(comm) as step:
-        if no_y:
+        if estimator is None:
+            X = check_array(X, **check_params)
+        elif no_y:
             X = validate_data(estimator, X, reset=reset, **check_params)
         else:
             X, y = validate_data(estimator, X, y, reset=reset, **check_params)

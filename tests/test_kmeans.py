@@ -132,10 +132,10 @@ def test_float32(split):
 @pytest.mark.parametrize("kind", ["dense", "sparse", "float32"])
 def test_numpy_kernels_match_sklearn(split, kind, monkeypatch):
     """Without scikit-learn's compiled E-step the NumPy/BLAS kernels give the same fit."""
-    from skspmd.cluster import _kmeans
+    from skspmd.cluster import _kmeans_kernels
 
-    monkeypatch.setattr(_kmeans, "lloyd_iter_chunked_dense", None)
-    monkeypatch.setattr(_kmeans, "lloyd_iter_chunked_sparse", None)
+    monkeypatch.setattr(_kmeans_kernels, "lloyd_iter_chunked_dense", None)
+    monkeypatch.setattr(_kmeans_kernels, "lloyd_iter_chunked_sparse", None)
     X = _blobs(n=300, d=4, k=4, std=2.0, seed=9)
     if kind == "sparse":
         X = sp.random(200, 12, density=0.3, format="csr", random_state=0)
@@ -155,16 +155,16 @@ def test_numpy_kernels_match_sklearn(split, kind, monkeypatch):
 def test_e_step_threads_follow_the_rank_setting(monkeypatch):
     """The compiled E-step gets this rank's thread count (set_num_threads), not all cores."""
     import skspmd
-    from skspmd.cluster import _kmeans
+    from skspmd.cluster import _kmeans_kernels
 
     seen = []
-    kernel = _kmeans.lloyd_iter_chunked_dense
+    kernel = _kmeans_kernels.lloyd_iter_chunked_dense
 
     def spy(*args, **kwargs):
         seen.append(kwargs["n_threads"])
         return kernel(*args, **kwargs)
 
-    monkeypatch.setattr(_kmeans, "lloyd_iter_chunked_dense", spy)
+    monkeypatch.setattr(_kmeans_kernels, "lloyd_iter_chunked_dense", spy)
     X = _blobs(n=120, d=3, k=3, seed=2)
     try:
         skspmd.set_num_threads(1)
@@ -293,3 +293,60 @@ def test_verbose_prints_sklearns_inertia_per_iteration(split, capsys):
         np.testing.assert_allclose(got, expected, rtol=1e-10)
     else:
         assert got == []
+
+
+# ---------------------------------------------------------------------------
+# The local kernels and the merged buffer, in one process
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("sparse", [False, True])
+def test_local_kernels_against_brute_force(sparse, monkeypatch):
+    from sklearn.metrics.pairwise import euclidean_distances
+    from sklearn.utils.extmath import row_norms
+
+    from skspmd.cluster import _kmeans_kernels as kern
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((700, 5))
+    centers = rng.standard_normal((4, 5))
+    w = rng.random(700)
+    if sparse:
+        X = sp.csr_matrix(np.where(X > 0.3, X, 0.0))
+    dense = X.toarray() if sparse else X
+    brute = ((dense[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    expected = brute.argmin(axis=1)
+    np.testing.assert_array_equal(kern.assign(X, centers, 256), expected)
+    monkeypatch.setattr(kern, "lloyd_iter_chunked_dense", None)
+    monkeypatch.setattr(kern, "lloyd_iter_chunked_sparse", None)
+    np.testing.assert_array_equal(kern.assign(X, centers, 256), expected)
+    np.testing.assert_allclose(
+        kern.distances_to_assigned(X, centers, expected.astype(np.int32), 256),
+        brute.min(axis=1),
+        atol=1e-12,
+    )
+    # per-cluster sums: moving rows from one labeling to another
+    old = rng.integers(0, 4, 700)
+    sums = np.vstack([w[old == j] @ dense[old == j] for j in range(4)])
+    idx = np.flatnonzero(old != expected)
+    kern.moved_sums(X, w, idx, old[idx], expected[idx], 4, sums)
+    after = [w[expected == j] @ dense[expected == j] for j in range(4)]
+    np.testing.assert_allclose(sums, after, atol=1e-10)
+    # k-means++ candidate distances: sklearn's squared euclidean distances
+    got = kern.candidate_distances(X, row_norms(X, squared=True), dense[[3, 9]], 256)
+    np.testing.assert_allclose(
+        got, euclidean_distances(dense[[3, 9]], X, squared=True), atol=1e-12
+    )
+
+
+@pytest.mark.serial
+def test_step_stats_pack_unpack():
+    from skspmd.cluster._lloyd import StepStats
+
+    sums = np.arange(12.0).reshape(4, 3)
+    stats = StepStats(sums, np.array([1.0, 2.0, 0.0, 4.0]), 2.5, 7)
+    back = StepStats.unpack(stats.pack(), 4, 3)
+    np.testing.assert_array_equal(back.sums, sums)
+    np.testing.assert_array_equal(back.weights, stats.weights)
+    assert (back.inertia, back.n_changed) == (2.5, 7)

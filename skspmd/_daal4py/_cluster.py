@@ -253,25 +253,16 @@ class kmeans_init(Algorithm):
         return np.concatenate([gathered[r, : takes[r]] for r in range(len(takes))], axis=0)
 
     def _seed(self, X, inputs):
-        """SPMDKMeans's own seeding (k-means++ or random) on this rank's rows."""
-        from .._threads import one_blas_thread
-        from ..cluster._kmeans import _kmeans_plusplus, _random_init, _Shard
-        from .._validation import SPMDData
+        """SPMDKMeans's own seeding (k-means++ or random) over the global rows."""
+        from ..cluster import kmeans_plusplus
+        from ..cluster._seeding import random_rows
 
-        comm = inputs.comm
         seed = _DEFAULT_SEED if self.engine is None else self.engine.seed
         random_state = np.random.RandomState(seed)
-        data = SPMDData(
-            n_samples=inputs.n_samples, counts=inputs.counts, rank=comm.Get_rank(), dtype=X.dtype
-        )
-        weights = np.ones(X.shape[0], dtype=X.dtype)
-        n = inputs.n_samples
-        shard = _Shard(X, weights, data, self.nClusters, comm, float(n), n)
-        with one_blas_thread():
-            if self.method == "randomDense":
-                centers, _ = _random_init(shard, self.nClusters, random_state)
-            else:
-                centers, _ = _kmeans_plusplus(shard, self.nClusters, random_state)
+        if self.method == "randomDense":
+            centers, _ = random_rows(X, self.nClusters, random_state=random_state)
+        else:
+            centers, _ = kmeans_plusplus(X, self.nClusters, random_state=random_state)
         return centers
 
 
@@ -441,9 +432,8 @@ class kmeans(Algorithm):
             objectiveFunction=np.array([[est.inertia_]], dtype=np.float64),
             nIterations=np.array([[est.n_iter_]], dtype=np.int32),
         )
-        missing = {}
         if self._assign:
             fields["assignments"] = est.labels_.astype(np.int32).reshape(-1, 1)
         else:
             fields["assignments"] = None
-        return kmeans_result(not_computed=missing, **fields)
+        return kmeans_result(**fields)
