@@ -89,15 +89,17 @@ def merge_blocks(X, stats, block=MOMENT_BLOCK_ROWS):
         counts[-1] = n - block * (stats.shape[0] - 1)
     first = np.asarray(X[::block], dtype=np.float64)
     s1, s2 = stats[:, 0], stats[:, 1]
-    correction = s1 * s1 / counts[:, None]
-    m2_b = s2 - correction
-    means = first + s1 / counts[:, None]
-    shift_far = np.flatnonzero(np.any(correction > _FAR_SHIFT * np.abs(m2_b), axis=1))
-    for b in shift_far:
-        means[b], m2_b[b] = exact_block_moments(X[b * block : (b + 1) * block])
-    mean = counts @ means / n
-    dev = means - mean
-    m2 = m2_b.sum(axis=0) + counts @ (dev * dev)
+    # a NaN or inf in X propagates to the mean (the caller's finiteness check)
+    with np.errstate(invalid="ignore", over="ignore"):
+        correction = s1 * s1 / counts[:, None]
+        m2_b = s2 - correction
+        means = first + s1 / counts[:, None]
+        shift_far = np.flatnonzero(np.any(correction > _FAR_SHIFT * np.abs(m2_b), axis=1))
+        for b in shift_far:
+            means[b], m2_b[b] = exact_block_moments(X[b * block : (b + 1) * block])
+        mean = counts @ means / n
+        dev = means - mean
+        m2 = m2_b.sum(axis=0) + counts @ (dev * dev)
     return float(n), mean, m2, stats[:, 2].min(axis=0), stats[:, 3].max(axis=0)
 
 
