@@ -1,14 +1,14 @@
 """Run one daal4py-style SPMD script under daal4py and under skspmd.daal4py, side by side.
 
-The script below is written once; only its import line differs
-(``import daal4py as d4p`` / ``import skspmd.daal4py as d4p``). It runs every
+The script below is written once, with ``import daal4py as d4p``, and runs
+unchanged under both (skspmd through ``python -m skspmd.daal4py``). It runs every
 distributed algorithm of daal4py's SPMD mode on the same global data (each
 rank generates its own rows; the global data does not depend on the number of
 ranks), times each ``compute`` (max over ranks, median of ``--repeat``) and
 prints a few numbers of each result. This driver runs it::
 
     daal4py: PATH=/work/d4p-venv/bin:$PATH timeout 300 mpirun -n P /work/d4p-venv/bin/python s.py
-    skspmd:  timeout 300 /work/venv/bin/mpiexec -n P /work/venv/bin/python s.py
+    skspmd:  timeout 300 /work/venv/bin/mpiexec -n P /work/venv/bin/python -m skspmd.daal4py s.py
 
 and prints both results and times side by side::
 
@@ -33,7 +33,7 @@ SCRIPT = r'''
 import json, sys, time
 import numpy as np
 from mpi4py import MPI
-IMPORT_LINE
+import daal4py as d4p
 
 args = json.loads(sys.argv[1])
 n, d, k, repeat, iters = args["n"], args["d"], args["k"], args["repeat"], args["iters"]
@@ -132,10 +132,9 @@ if rank == 0:
 
 
 def run(kind, args, folder):
-    path = os.path.join(folder, f"script_{kind}.py")
-    line = "import daal4py as d4p" if kind == "daal4py" else "import skspmd.daal4py as d4p"
+    path = os.path.join(folder, "script.py")
     with open(path, "w") as f:
-        f.write(SCRIPT.replace("IMPORT_LINE", line))
+        f.write(SCRIPT)
     payload = json.dumps(
         {"n": args.n, "d": args.d, "k": args.k, "repeat": args.repeat, "iters": args.iters}
     )
@@ -149,6 +148,7 @@ def run(kind, args, folder):
     else:
         bindir = os.path.dirname(args.skspmd_python)
         cmd = [os.path.join(bindir, "mpiexec"), "-n", str(args.ranks), args.skspmd_python]
+        cmd += ["-m", "skspmd.daal4py"]
     cmd = ["timeout", str(args.timeout)] + cmd + [path, payload]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     for line in proc.stdout.splitlines():

@@ -414,6 +414,42 @@ def test_kmeans(split, shared_tmp_path):
     assert d4p.kmeans(4, 50, distributed=True).compute(pattern, init).assignments is None
 
 
+def _nearest(X, centers):
+    """Labels of the nearest centre and the sum of squared distances to it (NumPy)."""
+    d2 = ((X[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    return d2.argmin(axis=1), d2.min(axis=1).sum()
+
+
+@pytest.mark.parametrize("distributed", [True, False])
+@pytest.mark.parametrize("split", SPLITS)
+def test_kmeans_assignment_idiom(distributed, split, shared_tmp_path):
+    """``kmeans(k, 0, assignFlag=True).compute(data, centroids).assignments``: labels only."""
+    X = blobs(19)
+    X_local = local(split, X)
+    pattern = write_part(shared_tmp_path, "assign", X_local)
+    centroids = X[[3, 10, 20, 40]] + 0.25
+    for fptype, dtype, rtol in (("double", np.float64, 1e-12), ("float", np.float32, 1e-5)):
+        if not distributed and X_local.shape[0] == 0:
+            continue  # a batch call needs rows of its own
+        algo = d4p.kmeans(4, 0, fptype=fptype, assignFlag=True, distributed=distributed)
+        res = algo.compute(pattern, d4p.my_procid(), centroids)
+        labels, objective = _nearest(X if distributed else X_local, centroids)
+        mine, _ = _nearest(X_local, centroids)
+        assert res.assignments.shape == (X_local.shape[0], 1)
+        assert res.assignments.dtype == np.int32
+        np.testing.assert_array_equal(res.assignments.ravel(), mine)
+        np.testing.assert_allclose(res.objectiveFunction, [[objective]], rtol=rtol)
+        assert res.objectiveFunction.dtype == dtype
+        np.testing.assert_array_equal(res.centroids, centroids.astype(dtype))
+        assert res.centroids.dtype == dtype
+        assert res.nIterations.tolist() == [[0]] and res.nIterations.dtype == np.int32
+        if distributed:
+            assert_same_on_all_ranks(res.objectiveFunction, res.centroids)
+    # without assignFlag, daal4py still returns the assignments of maxIterations=0
+    res = d4p.kmeans(4, 0, distributed=True).compute(pattern, d4p.my_procid(), centroids)
+    np.testing.assert_array_equal(res.assignments.ravel(), _nearest(X_local, centroids)[0])
+
+
 def _lloyd_step(X, centers):
     """One Lloyd iteration in NumPy: nearest centre, then the mean of each cluster."""
     labels = ((X[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1)
@@ -475,6 +511,83 @@ def test_input_forms(shared_tmp_path):
     single = d4p.low_order_moments(fptype="float", distributed=True).compute(X_local)
     assert single.mean.dtype == np.float32
     np.testing.assert_allclose(single.mean, expected, rtol=1e-5)
+
+
+def _every_algorithm(X, Y, counts, labels, centroids, fptype="double", distributed=False):
+    """One call of each daal4py function on these rows: ``{name: result}``."""
+    kw = dict(fptype=fptype, distributed=distributed)
+    out = {
+        "low_order_moments": d4p.low_order_moments(**kw).compute(X),
+        "covariance": d4p.covariance(**kw).compute(X),
+        "pca": d4p.pca(resultsToCompute="mean|variance|eigenvalue", **kw).compute(X),
+        "svd": d4p.svd(**kw).compute(X),
+        "qr": d4p.qr(**kw).compute(X),
+        "kmeans_init": d4p.kmeans_init(3, method="plusPlusDense", **kw).compute(X),
+        "kmeans": d4p.kmeans(3, 10, assignFlag=True, **kw).compute(X, centroids),
+        "kmeans0": d4p.kmeans(3, 0, assignFlag=True, **kw).compute(X, centroids),
+    }
+    for name, train, predict in (
+        ("linear", d4p.linear_regression_training, d4p.linear_regression_prediction),
+        ("ridge", d4p.ridge_regression_training, d4p.ridge_regression_prediction),
+    ):
+        out[name] = model = train(interceptFlag=True, **kw).compute(X, Y).model
+        out[name + "_prediction"] = predict(fptype=fptype).compute(X, model)
+    out["nb"] = model = d4p.multinomial_naive_bayes_training(3, **kw).compute(counts, labels).model
+    flags = "computeClassLabels|computeClassProbabilities|computeClassLogProbabilities"
+    algo = d4p.multinomial_naive_bayes_prediction(3, fptype=fptype, resultsToEvaluate=flags)
+    out["nb_prediction"] = algo.compute(counts, model)
+    return out
+
+
+def _arrays(result):
+    return {k: v for k, v in vars(result).items() if isinstance(v, np.ndarray)}
+
+
+def _batch_inputs(seed):
+    rng = np.random.RandomState(seed)
+    X = data(seed)
+    Y = X @ rng.randn(P, 2) + 1.0
+    counts = rng.poisson(2.0, size=(N, 5)).astype(float)
+    labels = rng.randint(0, 3, size=(N, 1)).astype(float)
+    return X, Y, counts, labels, X[:3]
+
+
+def test_batch_calls_are_local():
+    """Without ``distributed=True`` a call is daal4py's batch mode: this rank alone, no
+    communication; at size > 1 rank 0 runs every function while the others do not."""
+    X, Y, counts, labels, centroids = _batch_inputs(20)
+    results = _every_algorithm(X, Y, counts, labels, centroids) if RANK == 0 else None
+    WORLD.Barrier()  # a hang above (a collective in a batch call) fails by the timeout
+    if RANK == 0:  # batch results equal the distributed ones over the same rows alone
+        from mpi4py import MPI
+
+        from skspmd import comm_context
+
+        with comm_context(MPI.COMM_SELF):
+            again = _every_algorithm(X, Y, counts, labels, centroids, distributed=True)
+        for name, result in results.items():
+            for field, value in _arrays(result).items():
+                np.testing.assert_array_equal(value, getattr(again[name], field), err_msg=name)
+        np.testing.assert_allclose(results["low_order_moments"].mean, X.mean(0)[None])
+
+
+def test_fptype_float_gives_float32_results():
+    """daal4py returns every floating result field in the ``fptype`` (checked with
+    daal4py 2025.11): float32 for ``fptype="float"``; counts and labels stay int32."""
+    X, Y, counts, labels, centroids = _batch_inputs(21)
+    X, Y, counts, labels = local("uneven", X, Y, counts, labels)
+    single = _every_algorithm(X, Y, counts, labels, centroids, "float", distributed=True)
+    double = _every_algorithm(X, Y, counts, labels, centroids, "double", distributed=True)
+    for name, result in single.items():
+        for field, value in _arrays(result).items():
+            reference = getattr(double[name], field)
+            if field in ("nIterations", "assignments"):
+                assert value.dtype == np.int32, (name, field)
+            else:
+                assert value.dtype == np.float32, (name, field, value.dtype)
+                assert reference.dtype == np.float64, (name, field)
+            if name not in ("svd", "qr", "kmeans", "kmeans_init") or field == "singularValues":
+                np.testing.assert_allclose(value, reference, rtol=2e-3, atol=2e-3, err_msg=name)
 
 
 def test_rank_without_rows_may_pass_an_empty_list():
@@ -546,8 +659,8 @@ def test_unsupported_names_and_parameters():
         d4p.low_order_moments(method="fastCSR")
     with pytest.raises(d4p.UnsupportedError, match="nRounds"):
         d4p.kmeans_init(3, method="parallelPlusDense", nRounds=3)
-    with pytest.raises(ValueError, match="maxIterations must be >= 1"):
-        d4p.kmeans(3, 0)
+    with pytest.raises(ValueError, match="maxIterations must be >= 0"):
+        d4p.kmeans(3, -1)
     with pytest.raises(TypeError, match="missing input"):
         d4p.linear_regression_training().compute(np.ones((3, 2)))
 

@@ -298,7 +298,10 @@ class kmeans(Algorithm):
     nClusters : int
         Number of clusters (rows of ``inputCentroids``).
     maxIterations : int
-        Maximum number of Lloyd iterations (>= 1).
+        Maximum number of Lloyd iterations. 0 runs none: daal4py's way to
+        assign rows to given centroids (``kmeans(k, 0, assignFlag=True)``);
+        the result holds ``inputCentroids`` unchanged, the objective of those
+        centroids, ``nIterations`` 0, and the ``assignments``.
     fptype : {'double', 'float'}, default='double'
         Precision of the computation (the input is converted).
     method : {'defaultDense', 'lloydDense'}, default='defaultDense'
@@ -366,7 +369,7 @@ class kmeans(Algorithm):
     ):
         self._common(fptype, distributed)
         self.nClusters = check_int(self._name, "nClusters", nClusters, minimum=1)
-        self.maxIterations = check_int(self._name, "maxIterations", maxIterations, minimum=1)
+        self.maxIterations = check_int(self._name, "maxIterations", maxIterations, minimum=0)
         self.method = check_choice(
             self._name, "method", method, ("defaultDense", "lloydDense"), ("lloydCSR",)
         )
@@ -413,6 +416,8 @@ class kmeans(Algorithm):
 
         X = inputs["data"]
         centroids = self._centroids(inputCentroids, inputs, fmt, rank)
+        if self.maxIterations == 0:
+            return self._assign_only(X, centroids)
         tol = 0.0
         threshold = self.accuracyThreshold
         if not np.isnan(threshold) and threshold > 0:
@@ -429,7 +434,7 @@ class kmeans(Algorithm):
         ).fit(X)
         fields = dict(
             centroids=np.ascontiguousarray(est.cluster_centers_),
-            objectiveFunction=np.array([[est.inertia_]], dtype=np.float64),
+            objectiveFunction=np.array([[est.inertia_]], dtype=self._dtype),
             nIterations=np.array([[est.n_iter_]], dtype=np.int32),
         )
         if self._assign:
@@ -437,3 +442,26 @@ class kmeans(Algorithm):
         else:
             fields["assignments"] = None
         return kmeans_result(**fields)
+
+    def _assign_only(self, X, centroids):
+        """``maxIterations=0``: labels of the given centroids and their objective, no update.
+
+        A model of SPMDKMeans whose centres are ``inputCentroids`` (not fitted:
+        ``predict`` and ``score`` read only the centres), so the labels and the
+        objective use SPMDKMeans's own arithmetic and tie rule. ``predict`` is
+        local; ``score`` is one ``Allreduce`` of two numbers when distributed.
+        daal4py returns ``assignments`` for ``maxIterations=0`` even without
+        ``assignFlag``, so they are returned here too.
+        """
+        from ..cluster import SPMDKMeans
+
+        model = SPMDKMeans(n_clusters=self.nClusters, init=centroids, n_init=1)
+        model.cluster_centers_ = centroids
+        model.n_features_in_ = centroids.shape[1]
+        objective = -model.score(X)
+        return kmeans_result(
+            centroids=centroids.copy(),
+            objectiveFunction=np.array([[objective]], dtype=self._dtype),
+            nIterations=np.zeros((1, 1), dtype=np.int32),
+            assignments=model.predict(X).astype(np.int32).reshape(-1, 1),
+        )

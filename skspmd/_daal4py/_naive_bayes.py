@@ -70,8 +70,9 @@ class multinomial_naive_bayes_training_result(Result):
 class multinomial_naive_bayes_prediction_result(Result):
     """Result of :class:`multinomial_naive_bayes_prediction`.
 
-    ``prediction`` (n_local, 1) float64 class labels; ``probabilities`` and
-    ``logProbabilities`` (n_local, nClasses) when asked for, else None.
+    ``prediction`` (n_local, 1) class labels as floats of the ``fptype``
+    (float64 by default); ``probabilities`` and ``logProbabilities``
+    (n_local, nClasses) when asked for, else None.
 
     Examples
     --------
@@ -320,9 +321,9 @@ class multinomial_naive_bayes_prediction(_NaiveBayes):
         est = model._estimator
         fields = {"prediction": None, "probabilities": None, "logProbabilities": None}
         if "computeClassLabels" in self._flags:
-            fields["prediction"] = est.predict(X).astype(np.float64).reshape(-1, 1)
+            fields["prediction"] = est.predict(X).astype(self._dtype).reshape(-1, 1)
         if "computeClassProbabilities" in self._flags:
-            fields["probabilities"] = est.predict_proba(X)
+            fields["probabilities"] = est.predict_proba(X).astype(self._dtype, copy=False)
         if "computeClassLogProbabilities" in self._flags:
-            fields["logProbabilities"] = est.predict_log_proba(X)
+            fields["logProbabilities"] = est.predict_log_proba(X).astype(self._dtype, copy=False)
         return multinomial_naive_bayes_prediction_result(**fields)

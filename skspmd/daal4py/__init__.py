@@ -1,6 +1,10 @@
 """daal4py-compatible functions over the skspmd estimators.
 
-A daal4py SPMD script runs on skspmd by changing its import line::
+A daal4py SPMD script runs on skspmd unchanged::
+
+    mpiexec -n 4 python -m skspmd.daal4py kmeans_spmd.py   # import daal4py -> skspmd.daal4py
+
+(``python -m skspmd.daal4py --help``), or by changing its import line::
 
     import skspmd.daal4py as d4p          # was: import daal4py as d4p
 
@@ -38,7 +42,7 @@ other daal4py name raises :class:`UnsupportedError` (a ``NotImplementedError``)
 naming it.
 """
 
-from ._daal4py._cluster import (
+from .._daal4py._cluster import (
     engines_mcg59,
     engines_mt19937,
     engines_mt2203,
@@ -47,7 +51,7 @@ from ._daal4py._cluster import (
     kmeans_init_result,
     kmeans_result,
 )
-from ._daal4py._core import (
+from .._daal4py._core import (
     UnsupportedError,
     daalfini,
     daalinit,
@@ -55,8 +59,8 @@ from ._daal4py._core import (
     num_procs,
     num_threads,
 )
-from ._daal4py._decomposition import pca, pca_result, qr, qr_result, svd, svd_result
-from ._daal4py._linear import (
+from .._daal4py._decomposition import pca, pca_result, qr, qr_result, svd, svd_result
+from .._daal4py._linear import (
     linear_regression_model,
     linear_regression_prediction,
     linear_regression_prediction_result,
@@ -68,14 +72,14 @@ from ._daal4py._linear import (
     ridge_regression_training,
     ridge_regression_training_result,
 )
-from ._daal4py._naive_bayes import (
+from .._daal4py._naive_bayes import (
     multinomial_naive_bayes_model,
     multinomial_naive_bayes_prediction,
     multinomial_naive_bayes_prediction_result,
     multinomial_naive_bayes_training,
     multinomial_naive_bayes_training_result,
 )
-from ._daal4py._stats import (
+from .._daal4py._stats import (
     covariance,
     covariance_result,
     low_order_moments,
