@@ -8,6 +8,8 @@ import numpy as np
 import skspmd
 from skspmd import SPMDBasicStatistics
 
+skspmd.abort_on_exception()  # an uncaught exception on any rank ends the whole job
+
 comm = skspmd.get_comm()
 rank = comm.Get_rank()
 # Each rank's rows have a different mean: the global variance includes that spread.

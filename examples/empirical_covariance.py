@@ -8,6 +8,8 @@ import numpy as np
 import skspmd
 from skspmd import SPMDEmpiricalCovariance
 
+skspmd.abort_on_exception()  # an uncaught exception on any rank ends the whole job
+
 comm = skspmd.get_comm()
 rank = comm.Get_rank()
 true_cov = np.array([[2.0, 0.8], [0.8, 1.0]])

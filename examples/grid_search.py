@@ -10,6 +10,8 @@ from skspmd import SPMDRidge, SPMDStandardScaler
 from skspmd.model_selection import GridSearchCV
 from skspmd.pipeline import make_pipeline
 
+skspmd.abort_on_exception()  # an uncaught exception on any rank ends the whole job
+
 comm = skspmd.get_comm()
 rank = comm.Get_rank()
 

@@ -12,6 +12,8 @@ import numpy as np
 import skspmd
 from skspmd.linear_model import SPMDLinearRegression
 
+skspmd.abort_on_exception()  # an uncaught exception on any rank ends the whole job
+
 comm = skspmd.get_comm()
 rank, size = comm.Get_rank(), comm.Get_size()
 

@@ -14,6 +14,8 @@ import scipy.sparse as sp
 import skspmd
 from skspmd.naive_bayes import SPMDMultinomialNB
 
+skspmd.abort_on_exception()  # an uncaught exception on any rank ends the whole job
+
 comm = skspmd.get_comm()
 rank = comm.Get_rank()
 

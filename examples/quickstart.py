@@ -15,6 +15,8 @@ import skspmd
 from skspmd import SPMDBasicStatistics, SPMDKMeans, SPMDPCA, SPMDStandardScaler
 from skspmd.pipeline import make_pipeline
 
+skspmd.abort_on_exception()  # an uncaught exception on any rank ends the whole job
+
 comm = skspmd.get_comm()
 rank, size = comm.Get_rank(), comm.Get_size()
 

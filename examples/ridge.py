@@ -12,6 +12,8 @@ import numpy as np
 import skspmd
 from skspmd.linear_model import SPMDRidge
 
+skspmd.abort_on_exception()  # an uncaught exception on any rank ends the whole job
+
 comm = skspmd.get_comm()
 rank = comm.Get_rank()
 

@@ -8,6 +8,8 @@ import numpy as np
 import skspmd
 from skspmd import SPMDStandardScaler
 
+skspmd.abort_on_exception()  # an uncaught exception on any rank ends the whole job
+
 comm = skspmd.get_comm()
 rank = comm.Get_rank()
 X = np.random.default_rng(rank).normal([100.0, -3.0], [15.0, 0.5], size=(5_000, 2))

@@ -15,6 +15,8 @@ import skspmd
 from skspmd import linalg
 from skspmd.decomposition import SPMDTruncatedSVD
 
+skspmd.abort_on_exception()  # an uncaught exception on any rank ends the whole job
+
 comm = skspmd.get_comm()
 rank = comm.Get_rank()
 

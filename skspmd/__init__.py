@@ -9,6 +9,8 @@ daal4py's SPMD function interface.
 
 from . import io, linalg, model_selection, pipeline
 from ._comm import SPMDError, comm_context, get_comm
+from ._runtime import abort_on_exception, configure as _configure_runtime
+from ._show_versions import show_versions
 from ._threads import set_num_threads
 from .cluster import SPMDKMeans, kmeans_plusplus
 from .covariance import SPMDEmpiricalCovariance
@@ -28,6 +30,9 @@ from .stats import SPMDBasicStatistics
 
 __version__ = "0.1.0"
 
+# the launcher check, SKSPMD_TIMEOUT and SKSPMD_ABORT_ON_EXCEPTION (read once, here)
+_configure_runtime()
+
 __all__ = [
     "SPMDBasicStatistics",
     "SPMDElasticNet",
@@ -44,6 +49,7 @@ __all__ = [
     "SPMDRidgeCV",
     "SPMDStandardScaler",
     "SPMDTruncatedSVD",
+    "abort_on_exception",
     "comm_context",
     "get_comm",
     "io",
@@ -52,4 +58,5 @@ __all__ = [
     "model_selection",
     "pipeline",
     "set_num_threads",
+    "show_versions",
 ]

@@ -19,8 +19,10 @@ import functools
 import numpy as np
 import scipy.sparse as sp
 
+from . import _comm
 from ._comm import get_comm
 from ._compat import _fit_context
+from ._runtime import before_fit
 from ._threads import ensure_threads
 
 __all__ = ["LocalRowsMixin", "spmd_fit"]
@@ -33,7 +35,9 @@ def spmd_fit(fit_method=None, *, prefer_skip_nested_validation=True):
     the parameters are validated against ``_parameter_constraints`` unless
     ``skip_parameter_validation`` is set, or the method is a ``partial_fit``
     of a fitted estimator; nested validation is skipped as in scikit-learn's
-    estimators. Then the default BLAS threads of this rank are applied for
+    estimators. Then the runtime checks run when one is on (a launcher of
+    another MPI, ``SKSPMD_TIMEOUT``: :mod:`skspmd._runtime`), and the
+    default BLAS threads of this rank are applied for
     the communicator in use (:func:`skspmd._threads.ensure_threads`, a
     collective on its first call for a communicator). The decorated method
     reads the communicator with :func:`skspmd.get_comm`.
@@ -46,7 +50,10 @@ def spmd_fit(fit_method=None, *, prefer_skip_nested_validation=True):
     def decorate(method):
         @functools.wraps(method)
         def with_threads(estimator, *args, **kwargs):
-            ensure_threads(get_comm())
+            comm = get_comm()
+            if _comm._before_collective is not None:  # a runtime check is on
+                before_fit(estimator, method.__name__, comm)
+            ensure_threads(comm)
             return method(estimator, *args, **kwargs)
 
         return _fit_context(prefer_skip_nested_validation=prefer_skip_nested_validation)(

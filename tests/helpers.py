@@ -97,3 +97,39 @@ def assert_same_fit(ours, reference, rtol=1e-10, atol=1e-12, exclude=("labels_",
             np.testing.assert_array_equal(got, expected, err_msg=name)
         else:
             np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, err_msg=name)
+
+
+def launch(argv, size=None, env=None, cwd=None, timeout=120):
+    """Run ``argv`` (under ``mpiexec -n size`` unless None) in a clean environment.
+
+    Returns ``(returncode, stdout, stderr, seconds)``. The launch runs in its own
+    process group, killed if it outlives ``timeout``; the calling test then fails.
+    """
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import pytest
+    from conftest import clean_env, mpiexec_path
+
+    if size is not None:
+        argv = [mpiexec_path(), "-n", str(size), *argv]
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=clean_env(**(env or {})),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"{' '.join(map(str, argv))} did not end within {timeout} s:\n"
+                    f"{out[-2000:]}{err[-3000:]}")
+    return proc.returncode, out, err, time.monotonic() - start

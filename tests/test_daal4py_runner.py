@@ -10,15 +10,11 @@ launch is bounded by a timeout and killed as a process group.
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
-from conftest import clean_env, mpiexec_path
-from helpers import bounds
+from helpers import bounds, launch
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.naive_bayes import MultinomialNB
@@ -34,32 +30,13 @@ N, P = 60, 4
 
 
 def run(args, size=None, cwd=None, env=None, timeout=TIMEOUT):
-    """Run ``python -m skspmd.daal4py ARGS`` (under ``mpiexec -n size`` unless None).
+    """``python -m skspmd.daal4py ARGS`` (under ``mpiexec -n size`` unless None).
 
-    Returns ``(returncode, stdout, stderr, seconds)``; the launch is killed as a
-    process group if it outlives ``timeout`` (the test then fails).
+    Returns ``(returncode, stdout, stderr, seconds)``, bounded by ``timeout``.
     """
-    cmd = [sys.executable, "-m", "skspmd.daal4py", *args]
-    if size is not None:
-        cmd = [mpiexec_path(), "-n", str(size), *cmd]
-    env = clean_env(**{"PYTHONPATH": ROOT, **(env or {})})
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"{' '.join(cmd)} did not end within {timeout} s:\n{out[-2000:]}{err[-3000:]}")
-    return proc.returncode, out, err, time.monotonic() - start
+    env = {"PYTHONPATH": ROOT, **(env or {})}
+    argv = [sys.executable, "-m", "skspmd.daal4py", *args]
+    return launch(argv, size, env=env, cwd=cwd, timeout=timeout)
 
 
 def printed(stdout):
