@@ -164,11 +164,11 @@ def show_versions():
     Examples
     --------
     >>> import skspmd
-    >>> skspmd.show_versions()  # doctest: +SKIP
-    skspmd 0.1.0: COMM_WORLD of size 1 on 1 node(s), ranks per node: 1
-      node vm: rank 0
-    skspmd                       : 0.1.0
-    ...
+    >>> skspmd.show_versions()
+    skspmd ...: COMM_WORLD of size 1 on 1 node(s), ranks per node: 1
+      node ...: rank 0
+    skspmd ...
+    launcher check ...: consistent: COMM_WORLD size 1
     """
     from ._comm import allgather_object, get_comm
     from ._threads import ensure_threads

@@ -111,7 +111,7 @@ def launch(argv, size=None, env=None, cwd=None, timeout=120):
     import time
 
     import pytest
-    from conftest import clean_env, mpiexec_path
+    from mpi_plugin import clean_env, mpiexec_path
 
     if size is not None:
         argv = [mpiexec_path(), "-n", str(size), *argv]

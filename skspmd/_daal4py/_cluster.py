@@ -349,6 +349,12 @@ class kmeans(Algorithm):
     >>> res.centroids
     array([[0.5, 0.5],
            [9.5, 9.5]])
+
+    With ``maxIterations=0``, the assignments to given centroids:
+
+    >>> res = d4p.kmeans(2, 0, assignFlag=True).compute(X, np.array([[0.0, 0.0], [9.0, 9.0]]))
+    >>> res.assignments.ravel(), res.objectiveFunction, res.nIterations
+    (array([0, 0, 1, 1], dtype=int32), array([[4.]]), array([[0]], dtype=int32))
     """
 
     _name = "kmeans"
