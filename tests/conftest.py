@@ -11,6 +11,9 @@ from mpi4py import MPI
 
 WORLD = MPI.COMM_WORLD
 
+# daal4py-style scripts run by test_daal4py_runner.py (`import daal4py`): not test modules
+collect_ignore = ["daal4py_scripts"]
+
 
 @pytest.fixture
 def comm():
