@@ -53,13 +53,14 @@ def old_timed(collective):
 def per_call(variants, calls, repeat, comm):
     """Seconds per call of each ``(name, fn, watchdog seconds)``: median over rounds, max over ranks.
 
-    The variants take turns within each round, so drift on a busy machine
-    affects them alike.
+    The variants take turns within each round, in an order rotated every
+    round, so drift on a busy machine affects them alike.
     """
     x = np.zeros(1)
     rounds = {name: [] for name, _, _ in variants}
-    for _ in range(repeat):
-        for name, fn, watchdog in variants:
+    for round_ in range(repeat):
+        shift = round_ % len(variants)  # rotate the order: no variant always goes first
+        for name, fn, watchdog in variants[shift:] + variants[:shift]:
             set_watchdog(watchdog)
             comm.Barrier()
             start = time.perf_counter()
