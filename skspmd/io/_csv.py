@@ -1,0 +1,321 @@
+"""Numeric CSV by byte ranges: layout, counting, parsing and streaming (local pieces).
+
+A CSV file has no row index, so a rank finds rows by bytes: the body (after
+an optional header line) is cut into byte ranges, and a line belongs to the
+range that holds its first byte. Ranges are read in line-aligned chunks of a
+few MiB. A row is a line with a non-blank character; blank lines are skipped
+everywhere (counting and parsing agree on that).
+
+Parsing uses NumPy's C parser (``numpy.loadtxt``) on a chunk; when it fails,
+a Python parser redoes the chunk line by line to name the first bad line,
+and the line number in the file is found by counting the newlines before it
+(only on that error path). One trailing delimiter per line is tolerated when
+the first data line has it (files written by daal4py's examples).
+"""
+
+import io
+import os
+import warnings
+
+import numpy as np
+
+__all__ = [
+    "CsvLayout",
+    "count_range",
+    "layout",
+    "locate_row",
+    "parse",
+    "parse_range",
+    "rank_range",
+    "stream",
+]
+
+# Bytes read at a time when counting or parsing a range (4 MiB).
+CHUNK_BYTES = 1 << 22
+_WHITESPACE_START = (b"\n", b"\r", b" ", b"\t")
+
+
+def _is_number(field):
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
+
+
+def _fields(line, delimiter):
+    fields = [f.strip() for f in line.rstrip("\r\n").split(delimiter)]
+    trailing = len(fields) > 1 and fields[-1] == ""
+    return (fields[:-1] if trailing else fields), trailing
+
+
+class CsvLayout:
+    """What any rank learns from the head of a CSV file (local reads only).
+
+    ``body_start`` is the byte where data lines start (after the header),
+    ``names`` the header's column names (None without a header), ``width``
+    the number of fields of the first data line (0 for a file without data),
+    ``trailing`` whether data lines end with one extra delimiter.
+    """
+
+    def __init__(self, path, delimiter=",", header="infer"):
+        self.path = os.fspath(path)
+        self.delimiter = delimiter
+        self.size = os.path.getsize(self.path)
+        with open(self.path, "rb") as f:
+            first = f.readline().decode("utf-8", errors="replace")
+            names, _ = _fields(first, delimiter)
+            if header == "infer":
+                has_header = any(n for n in names) and not all(_is_number(n) for n in names if n)
+            else:
+                has_header = bool(header) and bool(first.strip())
+            self.names = [n.strip('"').strip("'") for n in names] if has_header else None
+            self.body_start = len(first.encode("utf-8", errors="replace")) if has_header else 0
+            f.seek(self.body_start)
+            data_line = ""
+            for raw in f:
+                if raw.strip():
+                    data_line = raw.decode("utf-8", errors="replace")
+                    break
+        fields, self.trailing = _fields(data_line, delimiter) if data_line else ([], False)
+        self.width = len(fields) if data_line else (len(self.names) if self.names else 0)
+        if self.names is not None and data_line and len(self.names) != self.width:
+            raise ValueError(
+                f"{self.path}: the header names {len(self.names)} columns but the first "
+                f"data line has {self.width} fields"
+            )
+
+
+layout = CsvLayout
+
+
+# ---------------------------------------------------------------------------
+# Rows in a chunk of bytes
+# ---------------------------------------------------------------------------
+
+
+def _blank_free(buf):
+    """True when no line of ``buf`` can be blank (a quick test; False means: check)."""
+    return not (
+        buf[:1] in _WHITESPACE_START
+        or b"\n\n" in buf
+        or b"\n\r" in buf
+        or b"\n " in buf
+        or b"\n\t" in buf
+    )
+
+
+def count_rows(buf):
+    """Number of non-blank lines in ``buf``."""
+    if not buf:
+        return 0
+    if _blank_free(buf):
+        n = buf.count(b"\n")
+        last = buf[buf.rfind(b"\n") + 1 :]
+        return n + (1 if last.strip() else 0)
+    return sum(1 for line in buf.split(b"\n") if line.strip())
+
+
+def _row_offset(buf, k):
+    """Byte offset in ``buf`` of the start of its ``k``-th non-blank line (``len(buf)`` past the end)."""
+    if k == 0 and _blank_free(buf):
+        return 0
+    if _blank_free(buf):
+        newlines = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
+        return int(newlines[k - 1]) + 1 if k - 1 < newlines.shape[0] else len(buf)
+    position, seen = 0, 0
+    for line in buf.split(b"\n"):
+        if line.strip():
+            if seen == k:
+                return position
+            seen += 1
+        position += len(line) + 1
+    return len(buf)
+
+
+def _split_rows(buf, k):
+    cut = _row_offset(buf, k)
+    return buf[:cut], buf[cut:]
+
+
+def _lines_before(path, byte):
+    """Physical lines that end before ``byte`` (for error messages)."""
+    n = 0
+    with open(path, "rb") as f:
+        while byte > 0:
+            data = f.read(min(CHUNK_BYTES, byte))
+            if not data:
+                break
+            n += data.count(b"\n")
+            byte -= len(data)
+    return n
+
+
+def _parse_slow(text, lay, first_byte):
+    """Parse line by line; a bad line raises with its line number in the file."""
+    rows = []
+    delimiter, width = lay.delimiter, lay.width
+    for i, line in enumerate(text.split("\n")):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        fields = line.rstrip("\r").split(delimiter)
+        if lay.trailing and len(fields) > 1 and fields[-1].strip() == "":
+            fields = fields[:-1]
+        where = f"{lay.path}, line {_lines_before(lay.path, first_byte) + i + 1}"
+        if len(fields) != width:
+            raise ValueError(
+                f"{where}: {len(fields)} fields, expected {width} (ragged or truncated row)"
+            )
+        try:
+            rows.append([float(f) for f in fields])
+        except ValueError:
+            raise ValueError(f"{where}: non-numeric field in {stripped[:80]!r}") from None
+    return np.array(rows, dtype=np.float64).reshape(-1, width)
+
+
+def parse(buf, lay, first_byte):
+    """The rows of ``buf`` (whole lines starting at byte ``first_byte`` of the file)."""
+    if lay.trailing:
+        d = lay.delimiter.encode()
+        buf = buf.replace(d + b"\r\n", b"\r\n").replace(d + b"\n", b"\n")
+        if buf.endswith(d):
+            buf = buf[: -len(d)]
+    if not buf.strip():
+        return np.empty((0, lay.width))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            # bytes in, decoded by the C reader as it goes: no text copy of the chunk
+            X = np.loadtxt(
+                io.BytesIO(buf), delimiter=lay.delimiter, comments=None, ndmin=2,
+                dtype=np.float64, encoding="latin-1",
+            )
+        if X.shape[1] == lay.width:
+            return X
+    except ValueError:
+        pass
+    return _parse_slow(buf.decode("utf-8", errors="replace"), lay, first_byte)
+
+
+# ---------------------------------------------------------------------------
+# Byte ranges
+# ---------------------------------------------------------------------------
+
+
+def _align(f, pos, lay):
+    """The first line start at or after byte ``pos`` of the body."""
+    if pos <= lay.body_start:
+        return lay.body_start
+    if pos >= lay.size:
+        return lay.size
+    f.seek(pos - 1)
+    if f.read(1) == b"\n":
+        return pos
+    f.readline()
+    return min(f.tell(), lay.size)
+
+
+def rank_range(lay, rank, size):
+    """Line-aligned ``(lo, hi)`` bytes of the body for ``rank`` of ``size``."""
+    body = lay.size - lay.body_start
+    with open(lay.path, "rb") as f:
+        lo = _align(f, lay.body_start + body * rank // size, lay)
+        hi = _align(f, lay.body_start + body * (rank + 1) // size, lay)
+    return lo, max(lo, hi)
+
+
+def _chunks(f, lo, hi, chunk_bytes=CHUNK_BYTES):
+    """``(offset, bytes)`` of whole lines covering ``[lo, hi)`` (both line-aligned)."""
+    f.seek(lo)
+    pos, tail = lo, b""
+    while pos < hi:
+        data = f.read(min(chunk_bytes, hi - pos))
+        if not data:
+            break
+        start = pos - len(tail)
+        pos += len(data)
+        data = tail + data
+        if pos < hi:
+            cut = data.rfind(b"\n") + 1
+            data, tail = data[:cut], data[cut:]
+        else:
+            tail = b""
+        if data:
+            yield start, data
+    if tail:
+        yield pos - len(tail), tail
+
+
+def parse_range(lay, lo, hi):
+    """Every row in the line-aligned byte range ``[lo, hi)``."""
+    with open(lay.path, "rb") as f:
+        parts = [parse(buf, lay, offset) for offset, buf in _chunks(f, lo, hi)]
+    if not parts:
+        return np.empty((0, lay.width))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def count_range(lay, lo, hi):
+    """Rows in ``[lo, hi)`` and checkpoints ``(offset, end, rows before, rows in chunk)``."""
+    checkpoints, total = [], 0
+    with open(lay.path, "rb") as f:
+        for offset, buf in _chunks(f, lo, hi):
+            n = count_rows(buf)
+            checkpoints.append((offset, offset + len(buf), total, n))
+            total += n
+    return total, checkpoints
+
+
+def locate_row(lay, checkpoints, k, hi):
+    """Byte offset of the ``k``-th row of a counted range (``hi`` when ``k`` is its row count)."""
+    for offset, end, before, n in checkpoints:
+        if before <= k < before + n:
+            with open(lay.path, "rb") as f:
+                f.seek(offset)
+                buf = f.read(end - offset)
+            return offset + _row_offset(buf, k - before)
+    return hi
+
+
+def stream(lay, offset, n_rows, batch_rows):
+    """Batches of ``batch_rows`` rows (last may be short) of ``n_rows`` rows from byte ``offset``.
+
+    Holds about one batch of bytes and its parsed rows at a time: the bytes
+    not parsed yet live in one buffer, whose complete lines are counted as
+    they arrive.
+    """
+    remaining = n_rows
+    read_size = 1 << 14
+    held = bytearray()
+    n_held = counted = 0  # rows in held[:counted], which ends at a line end
+    at, eof = offset, False
+    with open(lay.path, "rb") as f:
+        f.seek(offset)
+        while remaining > 0:
+            want = min(batch_rows, remaining)
+            while n_held < want and not eof:
+                data = f.read(read_size)
+                eof = not data
+                held += data
+                end = len(held) if eof else held.rfind(b"\n", counted) + 1
+                if end > counted:
+                    n_held += count_rows(held[counted:end])
+                    counted = end
+                read_size = min(2 * read_size, CHUNK_BYTES)  # until a batch is held
+            if n_held < want:
+                raise ValueError(
+                    f"{lay.path}: the file ended {want - n_held} row(s) early "
+                    "(was it changed while being read?)"
+                )
+            cut = _row_offset(held, want)
+            head = bytes(held[:cut])
+            del held[:cut]
+            counted -= cut
+            n_held -= want
+            remaining -= want
+            X = parse(head, lay, at)
+            at += cut
+            # later reads: about one batch of bytes at a time
+            read_size = int(min(max(cut // 2, 1 << 12), CHUNK_BYTES))
+            yield X
