@@ -12,7 +12,7 @@ from ._comm import SPMDError, comm_context, get_comm
 from ._threads import set_num_threads
 from .cluster import SPMDKMeans, kmeans_plusplus
 from .covariance import SPMDEmpiricalCovariance
-from .decomposition import SPMDPCA, SPMDTruncatedSVD
+from .decomposition import SPMDPCA, SPMDIncrementalPCA, SPMDTruncatedSVD
 from .linear_model import (
     SPMDElasticNet,
     SPMDElasticNetCV,
@@ -34,6 +34,7 @@ __all__ = [
     "SPMDElasticNetCV",
     "SPMDEmpiricalCovariance",
     "SPMDError",
+    "SPMDIncrementalPCA",
     "SPMDKMeans",
     "SPMDLasso",
     "SPMDLassoCV",
