@@ -200,14 +200,16 @@ def test_linear_regression_partial_fit_rank_deficient_and_ill_conditioned():
     np.testing.assert_allclose(est.predict(X_ill), ref.predict(X_ill), rtol=1e-6)
 
 
-def test_linear_partial_fit_after_fit_raises():
+def test_linear_partial_fit_after_fit_starts_over_with_a_warning():
     est = SPMDRidge().fit(*local("even", X_ALL, Y_ALL))
-    with pytest.raises(ValueError, match="fitted by fit"):
-        est.partial_fit(*local("even", X_ALL, Y_ALL))
+    with pytest.warns(UserWarning, match="fitted by fit"):
+        est.partial_fit(*local("even", X_ALL[:40], Y_ALL[:40]))
+    assert_same_fit(est, Ridge().fit(X_ALL[:40], Y_ALL[:40]), rtol=1e-8, exclude=("solver_",))
     est = SPMDLinearRegression().partial_fit(*local("even", X_ALL, Y_ALL))
-    est.fit(*local("even", X_ALL, Y_ALL))
-    with pytest.raises(ValueError, match="fitted by fit"):
-        est.partial_fit(*local("even", X_ALL, Y_ALL))
+    est.fit(*local("even", X_ALL[:50], Y_ALL[:50]))
+    with pytest.warns(UserWarning, match="fitted by fit"):
+        est.partial_fit(*local("even", X_ALL[50:], Y_ALL[50:]))
+    assert_same_fit(est, LinearRegression().fit(X_ALL[50:], Y_ALL[50:]), rtol=1e-8)
 
 
 def test_partial_fit_rejects_changed_n_features_on_every_rank():

@@ -85,7 +85,8 @@ class _CrossProductsPartialFit:
         matrix, which loses about ``eps * cond(X)**2`` relative accuracy
         where ``fit`` (TSQR on the rows) loses ``eps * cond(X)``; a
         RuntimeWarning says so. A model fitted by ``fit`` keeps no
-        cross-products, so ``partial_fit`` after ``fit`` raises.
+        cross-products, so ``partial_fit`` after ``fit`` starts a new model
+        from its batch (with a UserWarning).
 
         Parameters
         ----------
@@ -107,10 +108,12 @@ class _CrossProductsPartialFit:
         state = getattr(self, "_partial_state", None)
         first = state is None or state["coef"] is not getattr(self, "coef_", None)
         if first and hasattr(self, "coef_"):
-            raise ValueError(
+            warnings.warn(
                 f"{type(self).__name__} was fitted by fit(), which keeps no cross-products "
-                "to continue from: call partial_fit on every batch (the result equals fit "
-                "on all of them), or fit on all rows."
+                "to continue from: partial_fit starts a new model from this batch. Call "
+                "partial_fit on every batch (the result equals fit on all of them).",
+                UserWarning,
+                stacklevel=3,
             )
         X, y, data = _validate_regression_data(
             self, X, y, sample_weight, comm, reset=first
