@@ -36,7 +36,7 @@ LABELS = RNG.integers(0, 4, N)
 EDGES = [0, 17, 18, 50, 83]
 BATCHES = list(zip(EDGES, EDGES[1:]))
 
-pytestmark = pytest.mark.usefixtures("one_thread_under_mpi")
+pytestmark = pytest.mark.usefixtures("one_blas_thread", "one_thread_under_mpi")
 
 
 def _moments(X):
