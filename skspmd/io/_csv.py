@@ -281,41 +281,48 @@ def locate_row(lay, checkpoints, k, hi):
 def stream(lay, offset, n_rows, batch_rows):
     """Batches of ``batch_rows`` rows (last may be short) of ``n_rows`` rows from byte ``offset``.
 
-    Holds about one batch of bytes and its parsed rows at a time: the bytes
-    not parsed yet live in one buffer, whose complete lines are counted as
-    they arrive.
+    Each batch is a preallocated array filled chunk by chunk: at most one
+    chunk of text (about one batch of bytes, at most ``CHUNK_BYTES``) is
+    held besides the batch.
     """
-    remaining = n_rows
-    read_size = 1 << 14
-    held = bytearray()
-    n_held = counted = 0  # rows in held[:counted], which ends at a line end
-    at, eof = offset, False
+    remaining, read_size = n_rows, 1 << 13
+    lines, lines_at = b"", offset  # whole lines read, not parsed yet, and their offset
+    tail, tail_at = b"", offset  # a partial line read ahead
+    parsed_bytes = parsed_rows = 0
     with open(lay.path, "rb") as f:
         f.seek(offset)
         while remaining > 0:
             want = min(batch_rows, remaining)
-            while n_held < want and not eof:
-                data = f.read(read_size)
-                eof = not data
-                held += data
-                end = len(held) if eof else held.rfind(b"\n", counted) + 1
-                if end > counted:
-                    n_held += count_rows(held[counted:end])
-                    counted = end
-                read_size = min(2 * read_size, CHUNK_BYTES)  # until a batch is held
-            if n_held < want:
-                raise ValueError(
-                    f"{lay.path}: the file ended {want - n_held} row(s) early "
-                    "(was it changed while being read?)"
-                )
-            cut = _row_offset(held, want)
-            head = bytes(held[:cut])
-            del held[:cut]
-            counted -= cut
-            n_held -= want
+            out = np.empty((want, lay.width))
+            filled = 0
+            while filled < want:
+                if not lines:
+                    data = f.read(read_size)
+                    if not data and not tail.strip():
+                        raise ValueError(
+                            f"{lay.path}: the file ended {remaining - filled} row(s) early "
+                            "(was it changed while being read?)"
+                        )
+                    data = tail + data if data else tail + b"\n"
+                    cut = data.rfind(b"\n") + 1
+                    lines, lines_at, tail = data[:cut], tail_at, data[cut:]
+                    tail_at += cut
+                    if not lines:  # a line longer than the read: read more
+                        read_size = min(2 * read_size, CHUNK_BYTES)
+                        continue
+                need = want - filled
+                if count_rows(lines) > need:
+                    cut = _row_offset(lines, need)
+                    part, lines = lines[:cut], lines[cut:]
+                else:
+                    part, lines = lines, b""
+                X = parse(part, lay, lines_at)
+                lines_at += len(part)
+                out[filled : filled + X.shape[0]] = X
+                filled += X.shape[0]
+                parsed_bytes, parsed_rows = parsed_bytes + len(part), parsed_rows + X.shape[0]
             remaining -= want
-            X = parse(head, lay, at)
-            at += cut
             # later reads: about one batch of bytes at a time
-            read_size = int(min(max(cut // 2, 1 << 12), CHUNK_BYTES))
-            yield X
+            per_row = parsed_bytes / max(parsed_rows, 1)
+            read_size = int(min(max(per_row * batch_rows, 1 << 12), CHUNK_BYTES))
+            yield out
