@@ -195,13 +195,30 @@ def worker(args):
 
 def _launch(args, task, fmt="npy"):
     mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    cmd = [mpiexec, "-n", str(args.ranks), sys.executable, os.path.abspath(__file__),
-           "--worker", task, "--fmt", fmt, "--n", str(args.n), "--d", str(args.d),
-           "--dir", args.dir, "--batch-rows", str(args.batch_rows)]
+    cmd = [
+        mpiexec,
+        "-n",
+        str(args.ranks),
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        task,
+        "--fmt",
+        fmt,
+        "--n",
+        str(args.n),
+        "--d",
+        str(args.d),
+        "--dir",
+        args.dir,
+        "--batch-rows",
+        str(args.batch_rows),
+    ]
     cmd += [] if args.check else ["--no-check"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "HYDRA_"))}
-    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               SKSPMD_NUM_THREADS="1")
+    env.update(
+        OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", SKSPMD_NUM_THREADS="1"
+    )
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode != 0 or not lines:
@@ -210,7 +227,9 @@ def _launch(args, task, fmt="npy"):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--gb", type=float, default=6.0, help="size of the .npy file (GB)")
     parser.add_argument("--d", type=int, default=99, help="features (plus one target column)")
     parser.add_argument("--dir", default="/tmp/skspmd-stream")
@@ -218,8 +237,12 @@ def main():
     parser.add_argument("--batch-rows", type=int, default=20000)
     parser.add_argument("--fmt", nargs="*", default=["npy", "csv"])
     parser.add_argument("--algo", nargs="*", default=list(ALGOS))
-    parser.add_argument("--no-check", dest="check", action="store_false",
-                        help="skip the comparison with the in-memory model")
+    parser.add_argument(
+        "--no-check",
+        dest="check",
+        action="store_false",
+        help="skip the comparison with the in-memory model",
+    )
     parser.add_argument("--clean", action="store_true", help="delete the files at the end")
     parser.add_argument("--timeout", type=float, default=7200)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -235,10 +258,14 @@ def main():
         t0 = time.perf_counter()
         _launch(args, "make")
         print(f"wrote {npy} and {csv} in {time.perf_counter() - t0:.0f} s")
-    print(f"\n{args.n} rows x {args.d + 1} columns, {args.ranks} ranks, "
-          f"batches of {args.batch_rows} rows per rank\n")
-    print("| format | fit | seconds | stream GB/s | raw read GB/s | stream / raw "
-          "| peak RSS per rank MB (% of file) | peak - baseline MB | max rel. diff |")
+    print(
+        f"\n{args.n} rows x {args.d + 1} columns, {args.ranks} ranks, "
+        f"batches of {args.batch_rows} rows per rank\n"
+    )
+    print(
+        "| format | fit | seconds | stream GB/s | raw read GB/s | stream / raw "
+        "| peak RSS per rank MB (% of file) | peak - baseline MB | max rel. diff |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for fmt in args.fmt:
         path = npy if fmt == "npy" else csv
@@ -249,9 +276,12 @@ def main():
             rate = gb / res["seconds"]
             peak = max(res["peak_rss_mb"])
             diff = "-" if res["rel_diff"] is None else f"{res['rel_diff']:.1e}"
-            print(f"| {fmt} ({gb:.2f} GB) | {algo} | {res['seconds']:.1f} | {rate:.3f} | "
-                  f"{raw:.3f} | {rate / raw:.0%} | {peak:.0f} ({peak / (gb * 1e3):.1%}) | "
-                  f"{peak - max(res['baseline_rss_mb']):.0f} | {diff} |", flush=True)
+            print(
+                f"| {fmt} ({gb:.2f} GB) | {algo} | {res['seconds']:.1f} | {rate:.3f} | "
+                f"{raw:.3f} | {rate / raw:.0%} | {peak:.0f} ({peak / (gb * 1e3):.1%}) | "
+                f"{peak - max(res['baseline_rss_mb']):.0f} | {diff} |",
+                flush=True,
+            )
     if args.clean:
         os.remove(npy)
         os.remove(csv)

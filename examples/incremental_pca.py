@@ -35,6 +35,8 @@ if rank == 0:
     print("rows seen over all ranks:", int(ipca.n_samples_seen_), "in batches of", ipca.batch_size_)
     print("explained variance (fit):        ", np.round(ipca.explained_variance_, 3))
     print("explained variance (partial_fit):", np.round(streamed.explained_variance_, 3))
-    print("true axes recovered (|cos| per component):",
-          np.round(np.abs(np.sum(ipca.components_ * basis, axis=1)), 4))
+    print(
+        "true axes recovered (|cos| per component):",
+        np.round(np.abs(np.sum(ipca.components_ * basis, axis=1)), 4),
+    )
     print("projected shape on rank 0:", Z.shape)

@@ -15,18 +15,19 @@ import pytest
 from helpers import WORLD
 
 from skspmd import (
+    SPMDPCA,
     SPMDBasicStatistics,
     SPMDEmpiricalCovariance,
     SPMDIncrementalPCA,
     SPMDKMeans,
     SPMDLinearRegression,
     SPMDMultinomialNB,
-    SPMDPCA,
     SPMDRidge,
     SPMDStandardScaler,
     SPMDTruncatedSVD,
     io,
 )
+from skspmd._validation import validate_spmd_data
 
 RANK, SIZE = WORLD.Get_rank(), WORLD.Get_size()
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
@@ -75,6 +76,12 @@ def mapped(tmp_path_factory):
     WORLD.Barrier()
     yield {name: io.read_rows(path, mmap=True) for name, path in paths.items()}
     WORLD.Barrier()
+
+
+def test_validation_keeps_the_memory_map(mapped):
+    X = mapped["X"]
+    checked, data = validate_spmd_data(SPMDStandardScaler(), X, dtype=[np.float64, np.float32])
+    assert np.shares_memory(checked, X) and data.n_samples == N
 
 
 @pytest.mark.parametrize("name", sorted(FITS))

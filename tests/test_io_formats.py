@@ -18,7 +18,8 @@ WIDE_NAMES = [f"c{i}" for i in range(20)]
 # rows of very different lengths: the first rows are long, so byte ranges and
 # row blocks disagree whenever the rows are split by bytes
 GLOBAL = np.round(
-    np.random.default_rng(3).standard_normal((N, D)) * np.where(np.arange(N) < 8, 1e9, 1.0)[:, None],
+    np.random.default_rng(3).standard_normal((N, D))
+    * np.where(np.arange(N) < 8, 1e9, 1.0)[:, None],
     4,
 )
 LABELS = np.arange(N, dtype=np.int64) % 5
@@ -31,7 +32,9 @@ def _write_csv(path, X, names=None, trailing_comma=False, line_end="\n"):
         if names is not None:
             f.write(",".join(names) + line_end)
         for row in X:
-            f.write(",".join(repr(float(v)) for v in row) + ("," if trailing_comma else "") + line_end)
+            f.write(
+                ",".join(repr(float(v)) for v in row) + ("," if trailing_comma else "") + line_end
+            )
 
 
 def _write(path, fmt, X, row_group_size=7):
@@ -60,7 +63,9 @@ def _write(path, fmt, X, row_group_size=7):
 
 
 def _ext(fmt):
-    return {"csv": "csv", "csv-header": "csv", "npy": "npy", "parquet": "parquet", "hdf5": "h5"}[fmt]
+    return {"csv": "csv", "csv-header": "csv", "npy": "npy", "parquet": "parquet", "hdf5": "h5"}[
+        fmt
+    ]
 
 
 def _shared_file(folder, fmt, X=GLOBAL, name="all"):
@@ -317,7 +322,9 @@ def test_truncated_binary_file_is_named(shared_tmp_path, fmt):
         io.read_rows(path)
 
 
-@pytest.mark.parametrize("module, extra, fmt", [("pyarrow", "parquet", "parquet"), ("h5py", "hdf5", "hdf5")])
+@pytest.mark.parametrize(
+    "module, extra, fmt", [("pyarrow", "parquet", "parquet"), ("h5py", "hdf5", "hdf5")]
+)
 def test_missing_optional_reader_names_the_extra(shared_tmp_path, monkeypatch, module, extra, fmt):
     path = _shared_file(shared_tmp_path, fmt)
     for name in list(sys.modules):

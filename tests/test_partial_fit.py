@@ -87,8 +87,12 @@ def test_incremental_pca_partial_fit_follows_sklearn(split, n_components):
 @pytest.mark.parametrize("split", SPLITS)
 @pytest.mark.parametrize(
     "params",
-    [dict(n_components=3, batch_size=20), dict(batch_size=7), dict(n_components=2, whiten=True),
-     dict(n_components=4, batch_size=40)],
+    [
+        dict(n_components=3, batch_size=20),
+        dict(batch_size=7),
+        dict(n_components=2, whiten=True),
+        dict(n_components=4, batch_size=40),
+    ],
     ids=["3-of-20", "all-of-7", "whiten", "4-of-40"],
 )
 def test_incremental_pca_fit_batches_the_global_rows(split, params):
@@ -161,16 +165,22 @@ def test_linear_partial_fit_equals_fit_on_rows_seen(split, Ours, Ref, params, we
     est = Ours(**params)
     for a, b in BATCHES[:1] + BATCHES[2:]:
         w = W_ALL[a:b] if weighted else None
-        est.partial_fit(*local(split, X_ALL[a:b], Y_ALL[a:b]), sample_weight=local(split, w) if weighted else None)
+        est.partial_fit(
+            *local(split, X_ALL[a:b], Y_ALL[a:b]),
+            sample_weight=local(split, w) if weighted else None,
+        )
     ref = Ref(**params).fit(
-        np.vstack((X_ALL[:17], X_ALL[18:])), np.concatenate((Y_ALL[:17], Y_ALL[18:])),
+        np.vstack((X_ALL[:17], X_ALL[18:])),
+        np.concatenate((Y_ALL[:17], Y_ALL[18:])),
         sample_weight=np.concatenate((W_ALL[:17], W_ALL[18:])) if weighted else None,
     )
     assert_same_fit(est, ref, rtol=1e-8, atol=1e-10, exclude=("solver_", "n_iter_"))
     assert_replicated(est)
 
 
-@pytest.mark.parametrize("Ours, Ref", [(SPMDLinearRegression, LinearRegression), (SPMDRidge, Ridge)])
+@pytest.mark.parametrize(
+    "Ours, Ref", [(SPMDLinearRegression, LinearRegression), (SPMDRidge, Ridge)]
+)
 def test_linear_partial_fit_multi_target(Ours, Ref):
     est = Ours()
     for a, b in BATCHES:
@@ -214,8 +224,10 @@ def test_linear_partial_fit_after_fit_starts_over_with_a_warning():
 
 def test_partial_fit_rejects_changed_n_features_on_every_rank():
     for est, args in [
-        (SPMDBasicStatistics(), ()), (SPMDEmpiricalCovariance(), ()),
-        (SPMDLinearRegression(), (Y_ALL,)), (SPMDRidge(), (Y_ALL,)),
+        (SPMDBasicStatistics(), ()),
+        (SPMDEmpiricalCovariance(), ()),
+        (SPMDLinearRegression(), (Y_ALL,)),
+        (SPMDRidge(), (Y_ALL,)),
     ]:
         est.partial_fit(local("even", X_ALL), *(local("even", a) for a in args))
         with pytest.raises(ValueError, match="features"):

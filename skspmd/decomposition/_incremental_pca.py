@@ -139,7 +139,7 @@ class SPMDIncrementalPCA(LocalRowsMixin, IncrementalPCA):
             comm=comm,
         )
         self.batch_size_ = 5 * X.shape[1] if self.batch_size is None else self.batch_size
-        lo, hi = data.offset, data.offset + data.n_local
+        lo = data.offset
         bounds = np.concatenate(([0], np.cumsum(data.counts)))
         for batch in gen_batches(
             data.n_samples, self.batch_size_, min_batch_size=self.n_components or 0
@@ -212,7 +212,7 @@ class SPMDIncrementalPCA(LocalRowsMixin, IncrementalPCA):
         return self.n_components
 
     def _fit_batch(self, X, counts, comm):
-        """One step of sklearn's ``partial_fit`` on the global batch whose rows per rank are ``counts``."""
+        """One step of sklearn's ``partial_fit``; ``counts`` are the batch's rows per rank."""
         n_samples, n_features = int(counts.sum()), X.shape[1]
         first_pass = not hasattr(self, "components_")
         if first_pass:

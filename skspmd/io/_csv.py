@@ -117,10 +117,10 @@ def count_rows(buf):
 
 
 def _row_offset(buf, k):
-    """Byte offset in ``buf`` of the start of its ``k``-th non-blank line (``len(buf)`` past the end)."""
-    if k == 0 and _blank_free(buf):
-        return 0
+    """Where the ``k``-th non-blank line of ``buf`` starts (``len(buf)`` past the end)."""
     if _blank_free(buf):
+        if k == 0:
+            return 0
         newlines = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
         return int(newlines[k - 1]) + 1 if k - 1 < newlines.shape[0] else len(buf)
     position, seen = 0, 0
@@ -165,7 +165,7 @@ def _parse_slow(text, lay, first_byte):
         where = f"{lay.path}, line {_lines_before(lay.path, first_byte) + i + 1}"
         if len(fields) != width:
             raise ValueError(
-                f"{where}: {len(fields)} fields, expected {width} (ragged or truncated row)"
+                f"{where}: {len(fields)} fields, expected {width} (ragged rows, or a truncated file)"
             )
         try:
             rows.append([float(f) for f in fields])
@@ -188,8 +188,12 @@ def parse(buf, lay, first_byte):
             warnings.simplefilter("ignore", UserWarning)
             # bytes in, decoded by the C reader as it goes: no text copy of the chunk
             X = np.loadtxt(
-                io.BytesIO(buf), delimiter=lay.delimiter, comments=None, ndmin=2,
-                dtype=np.float64, encoding="latin-1",
+                io.BytesIO(buf),
+                delimiter=lay.delimiter,
+                comments=None,
+                ndmin=2,
+                dtype=np.float64,
+                encoding="latin-1",
             )
         if X.shape[1] == lay.width:
             return X

@@ -97,8 +97,15 @@ def _read_table(path, start_stop, columns, key, mmap, as_frame):
 
 
 def read_local(
-    source, delimiter=",", header="infer", comm=None, *, columns=None, key=None,
-    mmap=False, as_frame=False,
+    source,
+    delimiter=",",
+    header="infer",
+    comm=None,
+    *,
+    columns=None,
+    key=None,
+    mmap=False,
+    as_frame=False,
 ):
     """This rank's rows from its own file (collective).
 
@@ -205,7 +212,7 @@ def _move_rows(X, counts, comm):
     return out
 
 
-def _read_csv_block(path, delimiter, header, columns, comm):
+def _read_csv_block(path, delimiter, header, columns, key, comm):
     """This rank's :func:`partition` block of a shared CSV file (collective).
 
     Every rank parses the lines that start in its byte range (in parallel),
@@ -213,6 +220,8 @@ def _read_csv_block(path, delimiter, header, columns, comm):
     """
     with agree_on_errors(comm) as step:
         _check_exists(path)
+        if key is not None:
+            raise ValueError(f"{path}: key= names an HDF5 dataset; this is a csv file")
         lay = CsvLayout(path, delimiter, header)
         sel = Selection(columns, lay.names, lay.width, path)
         lo, hi = rank_range(lay, comm.Get_rank(), comm.Get_size())
@@ -226,8 +235,15 @@ def _read_csv_block(path, delimiter, header, columns, comm):
 
 
 def read_rows(
-    path, delimiter=",", header="infer", comm=None, *, columns=None, key=None,
-    mmap=False, as_frame=False,
+    path,
+    delimiter=",",
+    header="infer",
+    comm=None,
+    *,
+    columns=None,
+    key=None,
+    mmap=False,
+    as_frame=False,
 ):
     """This rank's :func:`partition` block of the rows of one shared file (collective).
 
@@ -275,15 +291,13 @@ def read_rows(
     path = os.fspath(path)
     kind = file_kind(path)
     if kind == "csv" and not mmap:
-        X, names, start = _read_csv_block(path, delimiter, header, columns, comm)
+        X, names, start = _read_csv_block(path, delimiter, header, columns, key, comm)
         return to_frame(X, names, start) if as_frame else X
     with agree_on_errors(comm):
         _check_exists(path)
         if mmap:
             _check_mmap(path, kind, columns, as_frame)
-        X, _ = _read_table(
-            path, lambda n: partition(n, comm), columns, key, mmap, as_frame
-        )
+        X, _ = _read_table(path, lambda n: partition(n, comm), columns, key, mmap, as_frame)
     return X
 
 

@@ -108,10 +108,17 @@ def _table_batches(table, start, stop, batch_rows):
 
 
 def iter_rows(
-    path, batch_rows, *, columns=None, key=None, delimiter=",", header="infer",
-    as_frame=False, comm=None,
+    path,
+    batch_rows,
+    *,
+    columns=None,
+    key=None,
+    delimiter=",",
+    header="infer",
+    as_frame=False,
+    comm=None,
 ):
-    """Yield this rank's rows in batches of ``batch_rows``, holding one batch at a time (collective).
+    """Yield this rank's rows in batches of ``batch_rows``, one batch at a time (collective).
 
     With one shared file, this rank's rows are its :func:`partition` block
     (the rows :func:`read_rows` returns); with a pattern containing ``{}``,

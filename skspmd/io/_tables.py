@@ -16,7 +16,15 @@ import os
 
 import numpy as np
 
-__all__ = ["ColumnNotFoundError", "Selection", "file_kind", "open_table", "rebatch", "require", "to_frame"]
+__all__ = [
+    "ColumnNotFoundError",
+    "Selection",
+    "file_kind",
+    "open_table",
+    "rebatch",
+    "require",
+    "to_frame",
+]
 
 _KINDS = {
     ".npy": "npy",
@@ -118,7 +126,7 @@ class Selection:
 
 
 def rebatch(pieces, batch_rows):
-    """Re-cut an iterator of row blocks into blocks of exactly ``batch_rows`` (last may be short)."""
+    """Re-cut an iterator of row blocks into blocks of ``batch_rows`` rows (last may be short)."""
     held, n_held = [], 0
     for piece in pieces:
         while piece.shape[0]:
@@ -366,7 +374,9 @@ def _find_dataset(h5py, handle, key, path):
             raise ValueError(f"{path}: {key!r} is a group, not a dataset")
         return node
     found = []
-    handle.visititems(lambda name, node: found.append(name) if isinstance(node, h5py.Dataset) else None)
+    handle.visititems(
+        lambda name, node: found.append(name) if isinstance(node, h5py.Dataset) else None
+    )
     if len(found) != 1:
         listed = ", ".join(map(repr, found[:20])) or "none"
         raise ValueError(f"{path}: holds {len(found)} datasets ({listed}); choose one with key=")
@@ -399,7 +409,9 @@ class HDF5Table:
         path = self.path
         dset = self.dataset = _find_dataset(h5py, self.file, key, path)
         if dset.ndim not in (1, 2):
-            raise ValueError(f"{path}: dataset {dset.name!r} is {dset.ndim}-D; rows need 1-D or 2-D")
+            raise ValueError(
+                f"{path}: dataset {dset.name!r} is {dset.ndim}-D; rows need 1-D or 2-D"
+            )
         self.n_rows = dset.shape[0]
         self.fields = list(dset.dtype.names) if dset.dtype.names else None
         if self.fields:
@@ -407,11 +419,15 @@ class HDF5Table:
             dtypes = [dset.dtype[n] for n in self.fields]
         else:
             attr = dset.attrs.get("columns")
-            file_names = None if attr is None else [
-                c.decode() if isinstance(c, bytes) else str(c) for c in np.ravel(attr)
-            ]
+            file_names = (
+                None
+                if attr is None
+                else [c.decode() if isinstance(c, bytes) else str(c) for c in np.ravel(attr)]
+            )
             dtypes = [dset.dtype]
-        self.file_width = len(self.fields) if self.fields else (dset.shape[1] if dset.ndim == 2 else 1)
+        self.file_width = (
+            len(self.fields) if self.fields else (dset.shape[1] if dset.ndim == 2 else 1)
+        )
         if file_names is not None and len(file_names) != self.file_width:
             raise ValueError(
                 f"{path}: the 'columns' attribute names {len(file_names)} columns, the "
@@ -431,9 +447,11 @@ class HDF5Table:
     def read(self, start, stop):
         try:
             if self.fields:
-                wanted = self.fields if self.sel.indices is None else [
-                    self.fields[i] for i in self.sel.indices
-                ]
+                wanted = (
+                    self.fields
+                    if self.sel.indices is None
+                    else [self.fields[i] for i in self.sel.indices]
+                )
                 block = self.dataset.fields(wanted)[start:stop]
                 block = _structured_to_2d(np.atleast_1d(block), wanted, self.dtype)
                 return block[:, 0] if self.sel.squeeze else block

@@ -32,7 +32,7 @@ _WARN_COND = 1e4
 
 
 def _eigen_system(C, n_features):
-    """``(R, Z)`` with ``R^T R = C_xx`` and ``R^T Z = C_xy``, from the eigendecomposition of ``C_xx``.
+    """``(R, Z)`` with ``R^T R = C_xx`` and ``R^T Z = C_xy``, from the eigenvectors of ``C_xx``.
 
     ``R = diag(s) V^T`` (``s`` the square roots of the eigenvalues, largest
     first). Directions with ``s`` at round-off level get ``Z = 0``.
@@ -115,18 +115,17 @@ class _CrossProductsPartialFit:
                 UserWarning,
                 stacklevel=3,
             )
-        X, y, data = _validate_regression_data(
-            self, X, y, sample_weight, comm, reset=first
-        )
+        X, y, data = _validate_regression_data(self, X, y, sample_weight, comm, reset=first)
         Y = _as_targets(y)
         if not first and Y.shape[1] != state["n_targets"]:
             raise ValueError(
-                f"y has {Y.shape[1]} target(s); earlier partial_fit calls had "
-                f"{state['n_targets']}."
+                f"y has {Y.shape[1]} target(s); earlier partial_fit calls had {state['n_targets']}."
             )
         cp = CrossProducts.merged(
-            _RowBlocks(X, Y, order="C"), data.sample_weight,
-            centered=self.fit_intercept, comm=comm,
+            _RowBlocks(X, Y, order="C"),
+            data.sample_weight,
+            centered=self.fit_intercept,
+            comm=comm,
         )
         rows = data.n_samples
         if not first:
@@ -189,4 +188,3 @@ class RidgePartialFit(_CrossProductsPartialFit):
         self.n_iter_ = None
         self.solver_ = solver
         self._finish(coef, cp, n_features, y_ndim, dtype)
-
