@@ -165,7 +165,7 @@ def _parse_slow(text, lay, first_byte):
         where = f"{lay.path}, line {_lines_before(lay.path, first_byte) + i + 1}"
         if len(fields) != width:
             raise ValueError(
-                f"{where}: {len(fields)} fields, expected {width} (ragged rows, or a truncated file)"
+                f"{where}: {len(fields)} fields, expected {width} (ragged rows or truncated file)"
             )
         try:
             rows.append([float(f) for f in fields])
