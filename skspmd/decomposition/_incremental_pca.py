@@ -102,8 +102,8 @@ class SPMDIncrementalPCA(LocalRowsMixin, IncrementalPCA):
     >>> ipca = SPMDIncrementalPCA(n_components=2, batch_size=10).fit(X)
     >>> ipca.transform(X).shape
     (40, 2)
-    >>> ipca.n_samples_seen_
-    np.float64(40.0)
+    >>> float(ipca.n_samples_seen_)
+    40.0
     """
 
     @spmd_fit

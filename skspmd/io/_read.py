@@ -11,7 +11,7 @@ import numpy as np
 from mpi4py.util.dtlib import from_numpy_dtype
 
 from .._comm import agree_on_errors, get_comm
-from ._csv import CsvLayout, parse_range, rank_range
+from .._csv import CsvLayout, parse_range, rank_range, read_csv
 from ._tables import Selection, file_kind, open_table, to_frame
 
 __all__ = ["partition", "read_csv", "read_local", "read_rows", "scatter"]
@@ -33,6 +33,14 @@ def partition(n_rows, comm=None):
     Returns
     -------
     start, stop : int
+
+    Examples
+    --------
+    >>> from skspmd.io import partition
+    >>> partition(10)  # a job of size 1 holds every row
+    (0, 10)
+
+    On 3 ranks the blocks are ``(0, 4)``, ``(4, 7)`` and ``(7, 10)``.
     """
     comm = comm or get_comm()
     n_rows = int(n_rows)
@@ -46,25 +54,6 @@ def block(n_rows, size, rank):
     base, extra = divmod(n_rows, size)
     start = rank * base + min(rank, extra)
     return start, start + base + (1 if rank < extra else 0)
-
-
-def read_csv(path, delimiter=",", header="infer"):
-    """Read a numeric CSV file (local, not collective).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    delimiter : str, default=","
-    header : "infer", bool
-        Whether the first line is a header of column names; ``"infer"``
-        treats a first line with any non-numeric field as a header.
-
-    Returns
-    -------
-    X : ndarray of shape (n_rows, n_columns), float64
-    """
-    lay = CsvLayout(path, delimiter, header)
-    return parse_range(lay, lay.body_start, lay.size)
 
 
 def _check_exists(path):
@@ -146,6 +135,19 @@ def read_local(
     FileNotFoundError, KeyError, ValueError, ImportError
         On every rank if any rank's file is missing or malformed, a column
         is unknown, or the optional reader for the format is not installed.
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from skspmd.io import read_local
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     np.save(os.path.join(folder, "part0.npy"), np.arange(6.0).reshape(3, 2))
+    ...     read_local(os.path.join(folder, "part{}.npy"))  # rank 0 reads part0.npy
+    array([[0., 1.],
+           [2., 3.],
+           [4., 5.]])
     """
     comm = comm or get_comm()
     empty_csv = False
@@ -315,6 +317,17 @@ def scatter(X, root=0, comm=None):
     -------
     X_local : ndarray
         This rank's :func:`partition` block of rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd
+    >>> from skspmd.io import scatter
+    >>> X = np.arange(6).reshape(3, 2) if skspmd.get_comm().Get_rank() == 0 else None
+    >>> scatter(X)  # a job of size 1 keeps every row
+    array([[0, 1],
+           [2, 3],
+           [4, 5]])
     """
     comm = comm or get_comm()
     rank = comm.Get_rank()

@@ -8,7 +8,7 @@ import numpy as np
 from mpi4py import MPI
 
 from .._comm import agree_on_errors, allreduce, get_comm
-from ._csv import CsvLayout, count_range, locate_row, rank_range, stream
+from .._csv import CsvLayout, count_range, locate_row, rank_range, stream
 from ._read import block
 from ._tables import Selection, file_kind, open_table, to_frame
 

@@ -21,6 +21,7 @@ kept singular values span more than 1e4.
 import warnings
 
 import numpy as np
+import scipy.linalg
 
 from .._base import spmd_fit
 from .._comm import get_comm, replicate
@@ -52,9 +53,10 @@ def _gram_system(C, n_features, tol):
     """The small system ``min ||R b - Z||`` from the Gram matrix: Cholesky, else eigen."""
     from ._base import _r_from_gram
 
-    system = _r_from_gram(C, n_features)
-    if system is not None:
-        return system
+    gram = _r_from_gram(C, n_features)
+    if gram is not None:
+        factor, Z = gram
+        return factor.R, Z
     R, Z = _eigen_system(C, n_features)
     s = np.sqrt(np.clip(np.diag(R @ R.T), 0.0, None))
     kept = s[s > tol * s[0]] if s.size and s[0] > 0 else s[:0]
@@ -147,7 +149,7 @@ class LeastSquaresPartialFit(_CrossProductsPartialFit):
     """``partial_fit`` of SPMDLinearRegression."""
 
     def _solve_cross_products(self, cp, n_features, n_rows, y_ndim, dtype, comm):
-        from ._base import _lstsq_from_r, _nnls_columns
+        from ._base import _lstsq_from_svd, _nnls_columns
 
         R, Z = _gram_system(cp.C, n_features, self.tol)
         if self.positive:
@@ -156,7 +158,8 @@ class LeastSquaresPartialFit(_CrossProductsPartialFit):
                 if hasattr(self, name):
                     delattr(self, name)
         else:
-            coef, rank, s = _lstsq_from_r(R, Z, self.tol)
+            U, s, Vt = scipy.linalg.svd(R, full_matrices=False, check_finite=False)
+            coef, rank = _lstsq_from_svd(U, s, Vt, Z, self.tol)
             coef, rank, s = replicate([coef.T, rank, s], comm)
             self.rank_ = int(rank)
             self.singular_ = s[: min(n_rows, n_features)].astype(dtype)
