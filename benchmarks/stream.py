@@ -3,9 +3,10 @@
     python benchmarks/stream.py --gb 6 --dir /scratch/skspmd-stream      # the full run
     python benchmarks/stream.py --gb 0.1 --dir /tmp/skspmd-stream         # a quick check
 
-Makes (once; kept for later runs unless ``--clean``) one ``.npy`` and one CSV file
-of the same ``n x (d + 1)`` float64 rows (the last column is the regression
-target), written in parallel by the ranks. Then, for each format, under
+Makes (once; kept for later runs unless ``--clean``) a ``.npy`` file of ``--gb`` GB
+of ``n x (d + 1)`` float64 rows (the last column is the regression target) and a
+CSV file of about ``--gb`` GB holding its first rows as exact text, written in
+parallel by the ranks. Then, for each format, under
 ``mpiexec -n RANKS`` (1 BLAS thread per rank), one launch each:
 
 - ``raw``: every rank reads its byte range of the file with plain reads (the
@@ -49,19 +50,27 @@ def _rss_mb(field):
 # ---------------------------------------------------------------------------
 
 
+def _csv_rows(args):
+    """Rows of the CSV file: about ``--gb`` GB of text (24 bytes per value and a separator)."""
+    return min(args.n, int(args.gb * 1e9 / (25 * (args.d + 1))))
+
+
 def _make(args, comm):
-    """Write the .npy and the CSV file in parallel (rows of fixed byte width)."""
+    """Write the .npy and the CSV file in parallel (CSV rows of fixed byte width).
+
+    The CSV file holds the first rows of the .npy file, as exact text.
+    """
     import numpy as np
 
     from skspmd.io import partition
 
-    n, d = args.n, args.d + 1
+    n, d, width = args.n, args.d + 1, 25 * (args.d + 1)
+    n_csv = _csv_rows(args)
     npy, csv = _paths(args)
-    rank = comm.Get_rank()
-    if rank == 0:
+    if comm.Get_rank() == 0:
         np.lib.format.open_memmap(npy, mode="w+", dtype=np.float64, shape=(n, d)).flush()
         with open(csv, "wb") as f:
-            f.truncate(n * (d * 25))
+            f.truncate(n_csv * width)
     comm.Barrier()
     X = np.load(npy, mmap_mode="r+")
     start, stop = partition(n, comm)
@@ -73,9 +82,9 @@ def _make(args, comm):
         rows = np.random.default_rng([7, a]).standard_normal((b - a, d))
         rows[:, -1] = rows[:, :-1] @ w + 0.1 * rows[:, -1] + 3.0
         X[a:b] = rows
-        text = "\n".join(",".join(FMT % v for v in row) for row in rows.tolist()) + "\n"
-        assert len(text) == (b - a) * d * 25
-        os.pwrite(fd, text.encode(), a * d * 25)
+        if a < n_csv:
+            text = "\n".join(",".join(FMT % v for v in row) for row in rows[: n_csv - a].tolist())
+            os.pwrite(fd, (text + "\n").encode(), a * width)
     os.close(fd)
     X.flush()
     comm.Barrier()
@@ -83,7 +92,7 @@ def _make(args, comm):
 
 def _paths(args):
     stem = os.path.join(args.dir, f"stream-{args.n}x{args.d + 1}")
-    return stem + ".npy", stem + ".csv"
+    return stem + ".npy", stem + f"-first{_csv_rows(args)}.csv"
 
 
 def _raw(path, comm):
@@ -124,11 +133,18 @@ def _feed(est, algo, batch):
         est.partial_fit(batch[:, :-1])
 
 
-def _reference(args, algo, comm):
-    """The in-memory model: on the memory-mapped .npy, every row (or the same batches)."""
-    from skspmd import io
+def _reference(args, algo, fmt, comm):
+    """The in-memory model: on the memory-mapped .npy, every row (or the same batches).
 
-    X = io.read_rows(_paths(args)[0], mmap=True)
+    For the CSV file, on the same rows of the .npy file (its first rows).
+    """
+    import numpy as np
+
+    from skspmd.io import partition
+
+    n = args.n if fmt == "npy" else _csv_rows(args)
+    start, stop = partition(n, comm)
+    X = np.load(_paths(args)[0], mmap_mode="r")[start:stop]
     est = _estimator(algo)
     if algo == "ipca":
         for i in range(0, max(comm.allgather(X.shape[0])), args.batch_rows):
@@ -166,7 +182,7 @@ def _stream(args, algo, fmt, comm):
     seconds = time.perf_counter() - t0
     peak = comm.gather(_rss_mb("VmHWM"), root=0)
     base = comm.gather(baseline, root=0)
-    diff = _difference(est, _reference(args, algo, comm)) if args.check else None
+    diff = _difference(est, _reference(args, algo, fmt, comm)) if args.check else None
     return {"seconds": seconds, "peak_rss_mb": peak, "baseline_rss_mb": base, "rel_diff": diff}
 
 
@@ -207,6 +223,8 @@ def _launch(args, task, fmt="npy"):
         fmt,
         "--n",
         str(args.n),
+        "--gb",
+        str(args.gb),
         "--d",
         str(args.d),
         "--dir",
@@ -259,7 +277,8 @@ def main():
         _launch(args, "make")
         print(f"wrote {npy} and {csv} in {time.perf_counter() - t0:.0f} s")
     print(
-        f"\n{args.n} rows x {args.d + 1} columns, {args.ranks} ranks, "
+        f"\n{args.n} rows (.npy), {_csv_rows(args)} rows (CSV) x {args.d + 1} columns, "
+        f"{args.ranks} ranks, "
         f"batches of {args.batch_rows} rows per rank\n"
     )
     print(

@@ -163,6 +163,8 @@ def read_local(
             if mmap:
                 _check_mmap(path, kind, columns, as_frame)
             if kind == "csv":
+                if key is not None:
+                    raise ValueError(f"{path}: key= names an HDF5 dataset; this is a csv file")
                 lay = CsvLayout(path, delimiter, header)
                 sel = Selection(columns, lay.names, lay.width, path)
                 X = sel.apply(parse_range(lay, lay.body_start, lay.size))
