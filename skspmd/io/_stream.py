@@ -23,6 +23,19 @@ class RowBatches:
     same batch. ``len()`` is the number of batches; ``n_rows`` the rows of
     this rank, ``start`` the global index of its first row (for one shared
     file), ``names`` the selected column names (or None).
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from skspmd.io import iter_rows
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "X.npy")
+    ...     np.save(path, np.arange(14.0).reshape(7, 2))
+    ...     batches = iter_rows(path, batch_rows=3)
+    ...     print(len(batches), batches.n_rows, [b.shape for b in batches])
+    3 7 [(3, 2), (3, 2), (1, 2)]
     """
 
     def __init__(self, batches, n_batches, n_rows, start, names, empty, as_frame, comm):
