@@ -14,7 +14,7 @@ from ._show_versions import show_versions
 from ._threads import set_num_threads
 from .cluster import SPMDKMeans, kmeans_plusplus
 from .covariance import SPMDEmpiricalCovariance
-from .decomposition import SPMDPCA, SPMDTruncatedSVD
+from .decomposition import SPMDPCA, SPMDIncrementalPCA, SPMDTruncatedSVD
 from .linear_model import (
     SPMDElasticNet,
     SPMDElasticNetCV,
@@ -39,6 +39,7 @@ __all__ = [
     "SPMDElasticNetCV",
     "SPMDEmpiricalCovariance",
     "SPMDError",
+    "SPMDIncrementalPCA",
     "SPMDKMeans",
     "SPMDLasso",
     "SPMDLassoCV",

@@ -368,6 +368,7 @@ class CrossProducts:
             # a column constant over the first block shifts by its value (exact)
             constant = head.max(axis=0) == head.min(axis=0)
             shift = np.where(constant, head[0], head.mean(axis=0))
+            del head  # before the block buffer: one block-sized buffer at a time
         buf = np.empty((min(step, n_rows), d + 1))
         C = None
         for start in range(0, n_rows, step):

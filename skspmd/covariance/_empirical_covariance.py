@@ -66,7 +66,8 @@ class SPMDEmpiricalCovariance(LocalRowsMixin, EmpiricalCovariance):
     global mean, each rank shifts ``C`` to it, and one reduction of the
     ``n_features x n_features`` matrix completes the merge. ``mahalanobis`` is
     local; ``score`` is the global Gaussian log-likelihood of the test rows of
-    every rank.
+    every rank. ``partial_fit`` (an skspmd extension) merges each collective
+    batch into the running cross-products.
 
     Examples
     --------
@@ -94,10 +95,39 @@ class SPMDEmpiricalCovariance(LocalRowsMixin, EmpiricalCovariance):
         self : object
             Fitted estimator, identical on every rank.
         """
+        return self._update(X, reset=True)
+
+    @spmd_fit
+    def partial_fit(self, X, y=None):
+        """Add one collective batch of rows to the covariance (skspmd extension).
+
+        After any number of calls the model equals ``fit`` on every row
+        seen: the batch's centred cross-products are merged into the running
+        ones (pairwise update), so a stream of batches
+        (:func:`skspmd.io.iter_rows`) needs memory for one batch only.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            This rank's rows of the batch; may have zero rows.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator, identical on every rank.
+        """
+        return self._update(X, reset=not hasattr(self, "_cross_products"))
+
+    def _update(self, X, reset):
         comm = get_comm()
-        X, data = validate_spmd_data(self, X, comm=comm)
+        X, data = validate_spmd_data(self, X, reset=reset, comm=comm)
         cp = CrossProducts.merged(X, centered=not self.assume_centered, comm=comm)
-        if data.n_samples == 1:
+        if not reset:
+            cp = self._cross_products.merge(cp)
+        self._cross_products = cp
+        if cp.n == 1:
             warnings.warn(
                 "Only one sample available. You may want to reshape your data array"
             )

@@ -38,6 +38,7 @@ from .._comm import agree_on_errors, allgather_array, get_comm, replicate
 from .._stats import CrossProducts, Moments, column_mean
 from .._validation import validate_spmd_data
 from .._tsqr import NORMAL_EQUATIONS_MAX_COND, conditioned_cholesky, tsqr_r
+from ._incremental import LeastSquaresPartialFit
 
 __all__ = ["SPMDLinearRegression"]
 
@@ -323,7 +324,9 @@ class _SmallSystem(NamedTuple):
     svd: tuple | None = None
 
 
-class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
+class SPMDLinearRegression(
+    LocalRowsMixin, _GlobalR2Mixin, LeastSquaresPartialFit, LinearRegression
+):
     """Ordinary least squares over the rows of every MPI rank.
 
     The distributed twin of :class:`sklearn.linear_model.LinearRegression`:
@@ -396,6 +399,11 @@ class SPMDLinearRegression(LocalRowsMixin, _GlobalR2Mixin, LinearRegression):
     does. Rank 0 chooses the route and every rank follows it. Communication
     is independent of the number of rows. ``predict`` is local; ``score``
     is the global R^2. Sparse ``X`` is not supported.
+
+    ``partial_fit`` (an skspmd extension) keeps the merged cross-products
+    across calls: after any number of calls the model is ``fit`` on every
+    row seen, solved from the Gram matrix (its accuracy: see
+    ``partial_fit``).
 
     Examples
     --------

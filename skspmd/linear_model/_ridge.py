@@ -15,6 +15,7 @@ from ._base import (
     _set_coef_and_intercept,
     _validate_regression_data,
 )
+from ._incremental import RidgePartialFit
 
 __all__ = ["SPMDRidge"]
 
@@ -72,7 +73,7 @@ def _ridge_nnls(R_xx, Z, alphas):
     return coef
 
 
-class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, Ridge):
+class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, RidgePartialFit, Ridge):
     """Linear least squares with l2 regularization over the rows of every MPI rank.
 
     The distributed twin of :class:`sklearn.linear_model.Ridge`: same
@@ -150,6 +151,10 @@ class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, Ridge):
     instead of by sklearn's L-BFGS-B: the coefficients agree with sklearn's
     to its solver tolerance ``tol``, not to round-off. ``predict`` is local;
     ``score`` is the global R^2. Sparse ``X`` is not supported.
+
+    ``partial_fit`` (an skspmd extension) keeps the merged cross-products
+    across calls: after any number of calls the model is ``fit`` on every
+    row seen, every solver working from the Gram matrix.
 
     Examples
     --------

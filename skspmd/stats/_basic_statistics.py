@@ -77,7 +77,8 @@ class SPMDBasicStatistics(BaseEstimator):
     Chan-Golub-LeVeque merge on every rank give bitwise identical results.
     Unlike daal4py's distributed ``low_order_moments``, the between-rank
     term of the centred sum of squares is kept, so the variance does not
-    depend on how the rows are split.
+    depend on how the rows are split. ``partial_fit`` (an skspmd extension)
+    merges each collective batch into the running moments.
 
     Examples
     --------
@@ -121,15 +122,49 @@ class SPMDBasicStatistics(BaseEstimator):
         self : object
             Fitted estimator, identical on every rank.
         """
+        return self._update(X, reset=True)
+
+    @spmd_fit
+    def partial_fit(self, X, y=None):
+        """Add one collective batch of rows to the statistics (skspmd extension).
+
+        After any number of calls the statistics equal ``fit`` on every row
+        seen: the moments of the batch are merged into the running ones
+        (pairwise Chan update), so a stream of batches
+        (:func:`skspmd.io.iter_rows`) needs memory for one batch only.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            This rank's rows of the batch; may have zero rows.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator, identical on every rank.
+        """
+        return self._update(X, reset=not hasattr(self, "_moments"))
+
+    def _update(self, X, reset):
         options = self._options()
         comm = get_comm()
         # the finiteness check is fused into the moments' one pass
         X, data = validate_spmd_data(
-            self, X, dtype=[np.float64, np.float32], ensure_all_finite=False, comm=comm
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            comm=comm,
         )
         with agree_on_errors(comm):
             moments = Moments.from_rows(X, check_finite=True)
         m = moments.allreduce(comm)
+        if not reset:
+            m = self._moments.merge(m)
+        self._moments = m
         n = m.n
         with np.errstate(divide="ignore", invalid="ignore"):
             variance = m.m2 / (n - 1) if n > 1 else np.full_like(m.m2, np.nan)
@@ -151,5 +186,5 @@ class SPMDBasicStatistics(BaseEstimator):
                 delattr(self, name + "_")
         for name in options:
             setattr(self, name + "_", values[name].astype(X.dtype, copy=False))
-        self.n_samples_seen_ = int(data.n_samples)
+        self.n_samples_seen_ = int(m.n_rows)
         return self
