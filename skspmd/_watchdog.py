@@ -144,7 +144,8 @@ class Watchdog:
     def _expire(self, comm, where, waited):
         """Find the ranks that never arrived, report them, and abort the job."""
         rank, size = comm.Get_rank(), comm.Get_size()
-        queries = [comm.isend(rank, dest=q, tag=_TAG_QUERY) for q in range(size) if q != rank]
+        # kept referenced until the abort below (never completed: no matter)
+        self._queries = [comm.isend(rank, dest=q, tag=_TAG_QUERY) for q in range(size) if q != rank]
         present = {rank: (where, waited)}
         grace = time.monotonic() + min(2.0, max(0.5, self.timeout / 4))
         status = MPI.Status()
