@@ -19,10 +19,11 @@ from .linear_model import (
     SPMDLasso,
     SPMDLassoCV,
     SPMDLinearRegression,
+    SPMDLogisticRegression,
     SPMDRidge,
     SPMDRidgeCV,
 )
-from .naive_bayes import SPMDMultinomialNB
+from .naive_bayes import SPMDGaussianNB, SPMDMultinomialNB
 from .preprocessing import SPMDStandardScaler
 from .stats import SPMDBasicStatistics
 
@@ -34,10 +35,12 @@ __all__ = [
     "SPMDElasticNetCV",
     "SPMDEmpiricalCovariance",
     "SPMDError",
+    "SPMDGaussianNB",
     "SPMDKMeans",
     "SPMDLasso",
     "SPMDLassoCV",
     "SPMDLinearRegression",
+    "SPMDLogisticRegression",
     "SPMDMultinomialNB",
     "SPMDPCA",
     "SPMDRidge",
