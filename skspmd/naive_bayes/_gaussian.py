@@ -187,6 +187,8 @@ class SPMDGaussianNB(LocalRowsMixin, GlobalAccuracyMixin, GaussianNB):
             columns = Moments.from_rows(X)
             groups = GroupMoments.from_rows(X, index, n_classes, data.sample_weight)
         columns, groups = columns.allreduce(comm), groups.allreduce(comm)
+        if data.sample_weight is not None and not groups.n.sum() > 0:
+            raise ValueError("Sample weights must contain at least one non-zero number.")
         priors = None if self.priors is None or not first_call else self._check_priors(
             n_classes, dtype
         )
