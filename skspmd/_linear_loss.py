@@ -29,6 +29,7 @@ import io
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
+from scipy.linalg import get_blas_funcs
 
 from ._comm import allreduce, get_comm, replicate
 from ._compat import (
@@ -59,6 +60,15 @@ def _augmented(Xb, fit_intercept):
     if sp.issparse(Xb):
         return sp.hstack([Xb, ones], format="csr")
     return np.hstack([Xb, ones])
+
+
+def _weighted_gram(A, h, upper):
+    """``upper + A^T diag(h) A`` in the upper triangle (BLAS syrk of ``sqrt(h) A``; h >= 0)."""
+    scaled = A * np.sqrt(h)[:, np.newaxis]
+    syrk = get_blas_funcs("syrk", (scaled,))
+    if upper is None:
+        upper = np.zeros((A.shape[1], A.shape[1]), dtype=scaled.dtype, order="F")
+    return syrk(1.0, scaled.T, c=upper, beta=1.0, trans=0, lower=0, overwrite_c=1)
 
 
 def _scaled_products(A, H):
@@ -187,6 +197,7 @@ class MergedLinearLoss(LinearModelLoss):
         weights = np.asarray(weights, dtype=X.dtype)
         intercept = np.asarray(intercept, dtype=X.dtype)
         step = _block_rows(k * n_dof, X.dtype.itemsize, _HESSIAN_BLOCK_BYTES)
+        upper = None  # binomial, dense: the Hessian's upper triangle
         for start in range(0, X.shape[0], step):
             rows = slice(start, start + step)
             Xb = X[rows]
@@ -200,7 +211,10 @@ class MergedLinearLoss(LinearModelLoss):
                                                        sample_weight=sw)
                 nonpositive = h <= 0
                 out[-1] += nonpositive.sum() if sw is None else sw[nonpositive].sum()
-                H += _scaled_products(A, np.abs(h)[:, np.newaxis])
+                if sp.issparse(A):
+                    H += _scaled_products(A, np.abs(h)[:, np.newaxis])
+                else:
+                    upper = _weighted_gram(A, np.abs(h), upper)
             else:
                 g, P = self.base_loss.gradient_proba(y_true=y[rows], raw_prediction=raw,
                                                      sample_weight=sw)
@@ -211,6 +225,8 @@ class MergedLinearLoss(LinearModelLoss):
                         Hc *= sw[:, np.newaxis]
                     H[c * n_dof : (c + 1) * n_dof, c * n_dof :] += _scaled_products(A, Hc)
             G += (A.T @ g.reshape(len(g), -1)).T
+        if upper is not None:
+            H += np.triu(upper) + np.triu(upper, 1).T
         return out
 
     def gradient_hessian(self, coef, X, y, sample_weight=None, l2_reg_strength=0.0,
