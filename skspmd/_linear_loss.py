@@ -29,9 +29,9 @@ import io
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
-from scipy.linalg import get_blas_funcs
 
 from ._comm import allreduce, get_comm, replicate
+from ._stats import symmetrize, syrk
 from ._compat import (
     _LOGISTIC_SOLVER_CONVERGENCE_MSG,
     LinearModelLoss,
@@ -63,12 +63,8 @@ def _augmented(Xb, fit_intercept):
 
 
 def _weighted_gram(A, h, upper):
-    """``upper + A^T diag(h) A`` in the upper triangle (BLAS syrk of ``sqrt(h) A``; h >= 0)."""
-    scaled = A * np.sqrt(h)[:, np.newaxis]
-    syrk = get_blas_funcs("syrk", (scaled,))
-    if upper is None:
-        upper = np.zeros((A.shape[1], A.shape[1]), dtype=scaled.dtype, order="F")
-    return syrk(1.0, scaled.T, c=upper, beta=1.0, trans=0, lower=0, overwrite_c=1)
+    """``upper + A^T diag(h) A`` in the upper triangle (a syrk of ``sqrt(h) A``; h >= 0)."""
+    return syrk(np.asarray(A * np.sqrt(h)[:, np.newaxis], dtype=np.float64), upper)
 
 
 def _scaled_products(A, H):
@@ -226,7 +222,7 @@ class MergedLinearLoss(LinearModelLoss):
                     H[c * n_dof : (c + 1) * n_dof, c * n_dof :] += _scaled_products(A, Hc)
             G += (A.T @ g.reshape(len(g), -1)).T
         if upper is not None:
-            H += np.triu(upper) + np.triu(upper, 1).T
+            H += symmetrize(upper)
         return out
 
     def gradient_hessian(self, coef, X, y, sample_weight=None, l2_reg_strength=0.0,
