@@ -18,6 +18,7 @@ from ._core import (
     check_choice,
     check_float,
     check_int,
+    check_model,
     parse_flags,
 )
 
@@ -40,11 +41,33 @@ class logistic_regression_model(Result):
     intercepts in column 0 (zeros with ``interceptFlag=False``), then the
     coefficients; ``NumberOfBetas`` (p + 1), ``NumberOfFeatures`` and
     ``NFeatures`` (p), ``InterceptFlag``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> y = np.array([[0], [0], [1], [1]])
+    >>> algo = d4p.logistic_regression_training(2, interceptFlag=True, penaltyL2=0.1)
+    >>> model = algo.compute(X, y).model
+    >>> model
+    logistic_regression_model(Beta=array(1, 2), InterceptFlag=True, NFeatures=1,
+                              NumberOfBetas=2, NumberOfFeatures=1)
     """
 
 
 class logistic_regression_training_result(Result):
-    """Result of :class:`logistic_regression_training`: ``model``."""
+    """Result of :class:`logistic_regression_training`: ``model``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> y = np.array([[0], [0], [1], [1]])
+    >>> d4p.logistic_regression_training(2).compute(X, y)
+    logistic_regression_training_result(model=logistic_regression_model(...))
+    """
 
 
 class logistic_regression_prediction_result(Result):
@@ -52,6 +75,17 @@ class logistic_regression_prediction_result(Result):
 
     ``prediction`` (n_local, 1) float64 class labels, ``probabilities`` and
     ``logProbabilities`` (n_local, nClasses), each None unless asked for.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> y = np.array([[0], [0], [1], [1]])
+    >>> model = d4p.logistic_regression_training(2).compute(X, y).model
+    >>> d4p.logistic_regression_prediction(2).compute(X, model)
+    logistic_regression_prediction_result(logProbabilities=None, prediction=array(4, 1),
+                                          probabilities=None)
     """
 
 
@@ -65,6 +99,20 @@ class optimization_solver_lbfgs:
     engine, step lengths, ``m``, ``L``) and an explicit objective
     ``function`` raise :class:`UnsupportedError`; the training sets its own
     objective.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> y = np.array([[0], [0], [1], [1]])
+    >>> solver = d4p.optimization_solver_lbfgs(nIterations=500, accuracyThreshold=1e-8)
+    >>> solver
+    optimization_solver_lbfgs(nIterations=500, accuracyThreshold=1e-08)
+    >>> algo = d4p.logistic_regression_training(
+    ...     2, interceptFlag=True, penaltyL2=0.1, optimizationSolver=solver)
+    >>> algo.compute(X, y).model.Beta.round(4)
+    array([[-1.6198,  1.0799]])
     """
 
     _name = "optimization_solver_lbfgs"
@@ -274,6 +322,24 @@ class logistic_regression_prediction(Algorithm):
         ``'|'``-separated flags among ``'computeClassLabels'``,
         ``'computeClassProbabilities'``, ``'computeClassLogProbabilities'``
         (``''`` means the labels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> y = np.array([[0], [0], [1], [1]])
+    >>> model = d4p.logistic_regression_training(
+    ...     2, interceptFlag=True, penaltyL2=0.1).compute(X, y).model
+    >>> flags = "computeClassLabels|computeClassProbabilities"
+    >>> predict = d4p.logistic_regression_prediction(2, resultsToEvaluate=flags)
+    >>> res = predict.compute(np.array([[0.5], [2.5]]), model)
+    >>> res.prediction
+    array([[0.],
+           [1.]])
+    >>> res.probabilities.round(4)  # scikit-learn's predict_proba
+    array([[0.7465, 0.2535],
+           [0.2535, 0.7465]])
     """
 
     _name = "logistic_regression_prediction"
@@ -291,21 +357,12 @@ class logistic_regression_prediction(Algorithm):
             self._flags = {"computeClassLabels"}
 
     def _run(self, inputs, model, **_):
-        if not isinstance(model, logistic_regression_model):
-            raise TypeError(
-                f"{self._name}: model must be the .model of a "
-                f"logistic_regression_training result, got {type(model).__name__}"
-            )
+        X = inputs["data"]
+        check_model(self._name, model, logistic_regression_model, X.shape[1])
         if model._nClasses != self.nClasses:
             raise ValueError(
                 f"{self._name}: nClasses={self.nClasses} but the model has "
                 f"{model._nClasses} classes"
-            )
-        X = inputs["data"]
-        if X.shape[1] != model.NumberOfFeatures:
-            raise ValueError(
-                f"{self._name}: data has {X.shape[1]} columns but the model was trained "
-                f"with {model.NumberOfFeatures} features"
             )
         est = model._estimator
         fields = {"prediction": None, "probabilities": None, "logProbabilities": None}
