@@ -24,6 +24,11 @@ Each entry of "times" is the wall time in seconds of one distributed
 ``.compute()`` call (for kmeans: kmeans_init plus kmeans together), taken as
 the maximum over ranks, with an MPI barrier before each timing.
 
+``logreg_binary_lbfgs`` and ``logreg_multi_lbfgs`` are scikit-learn-intelex's
+CPU ``LogisticRegression`` (one process: ``mpirun -n 1 ... --threads 2``) on
+the rows of ``algos_classification.py``; their JSON also has ``"info"``
+(iterations and loss evaluations).
+
 Data
 ----
 The global data set has N rows and is split over the P ranks like
@@ -70,6 +75,10 @@ def row_range(n, nranks, rank):
 
 def local_data(algo, n, d, start, stop):
     """This rank's rows [start, stop) of the global data: X, and y or None."""
+    if algo.startswith("logreg"):  # the rows skspmd and scikit-learn get
+        from algos_classification import ALGOS as LOGREG
+
+        return LOGREG[algo].data(n, d, start, stop)
     rows = stop - start
     X = np.empty((rows, d))
     y = np.empty((rows, 1)) if algo in ("linreg", "ridge", "mnb") else None
@@ -121,7 +130,44 @@ def run_once(algo, X, y, k):
     if algo == "mnb":
         return daal4py.multinomial_naive_bayes_training(
             nClasses=MNB_CLASSES, **kw).compute(X, y)
+    if algo.startswith("logreg"):
+        return sklearnex_logreg(algo, X, y)
     raise ValueError(algo)
+
+
+# scikit-learn-intelex's CPU LogisticRegression, in one process (mpirun -n 1,
+# --threads 2), on algos_classification.py's data. Its CPU path replaces
+# scikit-learn's _logistic_regression_path by daal4py's (oneDAL's loss and
+# gradient under scipy's L-BFGS-B); scikit-learn-intelex 2025.11 predates the
+# callback arguments scikit-learn 1.9 passes to that function, so they are
+# dropped here (they carry no callbacks in these fits).
+LOGREG_INFO = {}
+ALGOS += ("logreg_binary_lbfgs", "logreg_multi_lbfgs")
+
+
+def sklearnex_logreg(algo, X, y):
+    import daal4py.sklearn.linear_model.logistic_path as path
+    from sklearnex.linear_model import LogisticRegression
+
+    from algos_classification import ALGOS as LOGREG
+
+    original, loss_and_grad = path.logistic_regression_path, path._daal4py_loss_and_grad
+    calls = [0]
+
+    def without_callbacks(*args, callback_ctx=None, estimator=None, **kwargs):
+        return original(*args, **kwargs)
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return loss_and_grad(*args, **kwargs)
+
+    path.logistic_regression_path, path._daal4py_loss_and_grad = without_callbacks, counted
+    try:
+        est = LogisticRegression(solver=LOGREG[algo].solver).fit(X, y)
+    finally:
+        path.logistic_regression_path, path._daal4py_loss_and_grad = original, loss_and_grad
+    LOGREG_INFO.update(n_iter=int(np.max(est.n_iter_)), evaluations=calls[0], hessians=0)
+    return est
 
 
 def barrier():
@@ -161,6 +207,7 @@ def main():
     if rank == 0:
         print(json.dumps({"tool": "daal4py", "algo": a.algo, "ranks": nranks,
                           "threads": a.threads, "n": a.n, "d": a.d,
+                          "info": LOGREG_INFO or None,
                           "times": times, "median": float(np.median(times))}),
               flush=True)
     daal4py.daalfini()

@@ -181,12 +181,16 @@ def main():
             mpirun = os.path.join(os.path.dirname(args.daal4py_python), "mpirun")
             n = args.n or algo.n
             d = args.d or algo.d
+            # the peer's ranks x threads: daal4py SPMD, 2 x 1 unless the algo says
+            # otherwise (logistic regression: scikit-learn-intelex, 1 process x 2 threads)
+            ranks, threads = getattr(algo, "peer", (2, 1))
             cmd = [
-                mpirun, "-n", "2", args.daal4py_python, os.path.join(HERE, "_bench_daal4py.py"),
+                mpirun, "-n", str(ranks), args.daal4py_python,
+                os.path.join(HERE, "_bench_daal4py.py"),
                 "--algo", algo.daal4py, "--n", str(n), "--d", str(d),
-                "--repeat", str(args.repeat), "--threads", "1",
+                "--repeat", str(args.repeat), "--threads", str(threads),
             ] + (["--k", "10"] if algo.daal4py == "kmeans" else [])
-            env = _env(1)
+            env = _env(threads)
             # Intel's mpirun calls mpiexec.hydra by name
             env["PATH"] = os.path.dirname(args.daal4py_python) + os.pathsep + env["PATH"]
             res, err = _run(cmd, env, args.timeout, args.busy)
@@ -196,6 +200,7 @@ def main():
         row.update(machine)
         results.append(row)
         print_table([row], header=(name == args.algo[0]))
+    print_iterations(results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
@@ -267,7 +272,7 @@ def print_table(rows, header=True):
     if header:
         print(
             "| fit | n x d | skspmd 1 rank | skspmd 2 ranks | skspmd 2 bound | sklearn 1 thr"
-            " | sklearn 2 thr | daal4py 2 ranks | sklearn 1thr / skspmd 2"
+            " | sklearn 2 thr | daal4py peer | sklearn 1thr / skspmd 2"
             " | sklearn 2thr / skspmd 2 | daal4py / skspmd 2 | comm share (2 ranks)"
             " | % of bound (2 ranks) | peak extra (2 ranks) |"
         )
@@ -289,6 +294,33 @@ def print_table(rows, header=True):
             f" | {'-' if extra is None else f'{100 * extra:.0f}%'} |",
             flush=True,
         )
+
+
+def print_iterations(rows):
+    """Iterative fits (their worker reports ``info``): iterations, loss evaluations, time per
+    evaluation (loss-and-gradient evaluations and Hessians together)."""
+    tools = [("skspmd_1", "skspmd 1 rank"), ("skspmd_2", "skspmd 2 ranks"),
+             ("sklearn_1t", "sklearn 1 thr"), ("sklearn_2t", "sklearn 2 thr"),
+             ("daal4py_2", "peer")]
+    lines = []
+    for row in rows:
+        for key, label in tools:
+            res = row.get(key)
+            info = (res or {}).get("info")
+            if not info:
+                continue
+            calls = info["evaluations"] + info["hessians"]
+            per = res["median"] / calls if calls else None
+            lines.append(
+                f"| {row['algo']} | {label} | {res['median']:.3f} | {info['n_iter']}"
+                f" | {info['evaluations']} | {info['hessians']} | {_fmt(per, 4)} |"
+            )
+    if lines:
+        print()
+        print("| fit | tool | median s | iterations | loss evaluations | Hessians"
+              " | s per evaluation |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        print("\n".join(lines), flush=True)
 
 
 def _comm_share(res):

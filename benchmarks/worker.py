@@ -102,6 +102,7 @@ def main():
                     "threads": threads,
                     "n": n,
                     "d": d,
+                    "info": algo.info() if hasattr(algo, "info") else None,
                     "times": times,
                     "median": statistics.median(times),
                     "min": min(times),

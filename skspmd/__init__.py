@@ -21,10 +21,11 @@ from .linear_model import (
     SPMDLasso,
     SPMDLassoCV,
     SPMDLinearRegression,
+    SPMDLogisticRegression,
     SPMDRidge,
     SPMDRidgeCV,
 )
-from .naive_bayes import SPMDMultinomialNB
+from .naive_bayes import SPMDGaussianNB, SPMDMultinomialNB
 from .preprocessing import SPMDStandardScaler
 from .stats import SPMDBasicStatistics
 
@@ -40,10 +41,12 @@ __all__ = [
     "SPMDEmpiricalCovariance",
     "SPMDError",
     "SPMDIncrementalPCA",
+    "SPMDGaussianNB",
     "SPMDKMeans",
     "SPMDLasso",
     "SPMDLassoCV",
     "SPMDLinearRegression",
+    "SPMDLogisticRegression",
     "SPMDMultinomialNB",
     "SPMDPCA",
     "SPMDRidge",

@@ -1,5 +1,5 @@
-"""What every skspmd estimator shares: the collective fit preamble and row-wise
-methods that accept zero rows.
+"""What every skspmd estimator shares: the collective fit preamble, row-wise
+methods that accept zero rows, and the global accuracy of classifiers.
 
 :func:`spmd_fit` decorates every collective ``fit``/``partial_fit``: it is
 scikit-learn's own fit context (parameter validation that honours
@@ -18,14 +18,16 @@ import functools
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.metrics import accuracy_score
+from sklearn.utils.validation import check_is_fitted
 
 from . import _comm
-from ._comm import get_comm
+from ._comm import agree_on_errors, allreduce, get_comm
 from ._compat import _fit_context
 from ._runtime import before_fit
 from ._threads import ensure_threads
 
-__all__ = ["LocalRowsMixin", "spmd_fit"]
+__all__ = ["GlobalAccuracyMixin", "LocalRowsMixin", "spmd_fit"]
 
 
 def spmd_fit(fit_method=None, *, prefer_skip_nested_validation=True):
@@ -124,3 +126,40 @@ class LocalRowsMixin:
                         if isinstance(raw, type(_accept_zero_rows)):
                             setattr(cls, name, _accept_zero_rows(raw))
                     break
+
+
+class GlobalAccuracyMixin:
+    """Collective ``score`` of a classifier: the accuracy over every rank's rows."""
+
+    def score(self, X, y, sample_weight=None):
+        """Global mean accuracy on every rank's rows (collective).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            This rank's test rows; may have zero rows.
+        y : array-like of shape (n_samples,)
+            This rank's true labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of this rank's rows.
+
+        Returns
+        -------
+        score : float
+            Accuracy over the rows of every rank (weighted when
+            ``sample_weight`` is given); the same value on every rank. Each
+            rank predicts its own rows; one ``Allreduce`` of two numbers
+            adds the (weighted) counts of correct and of all rows.
+        """
+        check_is_fitted(self)
+        comm = get_comm()
+        with agree_on_errors(comm):
+            local = np.zeros(2)
+            predicted = self.predict(X)
+            if len(predicted) or len(y):
+                local[0] = accuracy_score(
+                    y, predicted, normalize=False, sample_weight=sample_weight
+                )
+                local[1] = len(y) if sample_weight is None else np.sum(sample_weight)
+        correct, total = allreduce(local, comm=comm)
+        return float(correct / total)

@@ -15,7 +15,22 @@ Imported here (and only here):
 - ``sklearn.cluster._k_means_lloyd.lloyd_iter_chunked_dense``,
   ``lloyd_iter_chunked_sparse`` and
   ``sklearn.utils._openmp_helpers._openmp_effective_n_threads``: the compiled
-  k-means E-step (a NumPy fallback when they are missing).
+  k-means E-step (a NumPy fallback when they are missing);
+- ``sklearn._loss.loss.HalfBinomialLoss``, ``HalfMultinomialLoss``: the
+  pointwise logistic losses, gradients and Hessians (SPMDLogisticRegression);
+- ``sklearn.linear_model._linear_loss.LinearModelLoss``: the interface of a
+  linear model's loss that ``skspmd._linear_loss.MergedLinearLoss`` implements
+  over the rows of every rank (subclassed; it uses the inherited
+  ``weight_intercept``, ``weight_intercept_raw`` and ``l2_penalty``);
+- ``sklearn.linear_model._glm._newton_solver.NewtonCholeskySolver``: the
+  Newton-Cholesky iteration, run on merged gradients and Hessians
+  (subclassed; ``inner_solve`` is extended, and its attributes
+  ``coef_newton``, ``gradient_times_newton``, ``use_fallback_lbfgs_solve``
+  and ``iteration`` are read);
+- ``sklearn.utils.optimize._check_optimize_result``,
+  ``sklearn.utils.fixes._get_additional_lbfgs_options_dict`` and
+  ``sklearn.linear_model._logistic._LOGISTIC_SOLVER_CONVERGENCE_MSG``:
+  L-BFGS's iteration count, options and convergence warning as sklearn's.
 
 Private attributes and methods of the scikit-learn parent classes, used by
 the subclasses (no import; they break as an ``AttributeError`` or a wrong
@@ -34,8 +49,12 @@ signature if scikit-learn renames them):
   (``skspmd.model_selection.RandomizedSearchCV``).
 """
 
+from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
 from sklearn.base import _fit_context
+from sklearn.linear_model._glm._newton_solver import NewtonCholeskySolver
+from sklearn.linear_model._linear_loss import LinearModelLoss
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.optimize import _check_optimize_result
 
 try:  # scikit-learn's compiled k-means E-step (labels of the nearest center)
     from sklearn.cluster._k_means_lloyd import (
@@ -50,10 +69,31 @@ except ImportError:  # pragma: no cover - a scikit-learn without them: NumPy ker
         return 1
 
 
+try:
+    from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+except ImportError:  # pragma: no cover - older scikit-learn: scipy still takes iprint
+
+    def _get_additional_lbfgs_options_dict(key, value):
+        return {key: value}
+
+
+try:
+    from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
+except ImportError:  # pragma: no cover
+    _LOGISTIC_SOLVER_CONVERGENCE_MSG = None
+
+
 __all__ = [
+    "HalfBinomialLoss",
+    "HalfMultinomialLoss",
     "Interval",
-    "_fit_context",
+    "LinearModelLoss",
+    "NewtonCholeskySolver",
     "StrOptions",
+    "_LOGISTIC_SOLVER_CONVERGENCE_MSG",
+    "_check_optimize_result",
+    "_fit_context",
+    "_get_additional_lbfgs_options_dict",
     "_openmp_effective_n_threads",
     "lloyd_iter_chunked_dense",
     "lloyd_iter_chunked_sparse",

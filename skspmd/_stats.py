@@ -7,7 +7,8 @@ every rank. Sibling estimators share them: :class:`Moments` serves
 BasicStatistics, StandardScaler and the KMeans tolerance; :class:`CrossProducts`
 serves EmpiricalCovariance, PCA (``covariance_eigh``), Ridge (``cholesky``) and
 LinearRegression (its well-conditioned route); :class:`GroupSums` serves the
-k-means centre sums and the naive Bayes counts. The Gram kernel (:func:`syrk`,
+k-means centre sums and the naive Bayes counts, and :class:`GroupMoments` (per
+class counts, means and variances) GaussianNB. The Gram kernel (:func:`syrk`,
 :func:`symmetrize`, :func:`gram`) is also the one CholeskyQR2 uses
 (:mod:`skspmd._tsqr`).
 
@@ -31,6 +32,7 @@ from ._kernels import block_moments, merge_blocks
 __all__ = [
     "BLOCK_BYTES",
     "CrossProducts",
+    "GroupMoments",
     "GroupSums",
     "Moments",
     "block_rows",
@@ -499,3 +501,57 @@ class GroupSums:
             onehot = sp.csc_matrix((weights, groups, np.arange(n + 1)), shape=(self.n_groups, n))
         out = onehot @ rows
         return out.toarray() if sp.issparse(out) else out
+
+
+class GroupMoments:
+    """Per-group weighted count ``n`` (n_groups,), column means and centred sums of squares.
+
+    ``from_rows(X, groups, n_groups, sample_weight)`` reads dense rows in
+    cache-sized blocks. Per block, the weighted group sums (:class:`GroupSums`)
+    give the block's group means, the rows centred on their group's mean
+    give its centred sums of squares the same way, and each group is folded
+    in with the pairwise update :func:`_chan_merge`, as :class:`Moments` does.
+    """
+
+    __slots__ = ("n", "mean", "m2")
+
+    def __init__(self, n, mean, m2):
+        self.n, self.mean, self.m2 = n, mean, m2
+
+    @classmethod
+    def from_rows(cls, X, groups, n_groups, sample_weight=None):
+        shape = (n_groups, X.shape[1])
+        out = cls(np.zeros(n_groups), np.zeros(shape), np.zeros(shape))
+        step = block_rows(X.shape[1])
+        sums = GroupSums(n_groups, step, np.float64)
+        for start in range(0, X.shape[0], step):
+            block = np.asarray(X[start : start + step], dtype=np.float64)
+            g = groups[start : start + step]
+            w = np.ones(len(g)) if sample_weight is None else sample_weight[start : start + step]
+            w = np.asarray(w, dtype=np.float64)
+            n_b = np.bincount(g, weights=w, minlength=n_groups)
+            mean_b = sums.sums(block, g, w) / np.where(n_b > 0, n_b, 1.0)[:, np.newaxis]
+            centred = block - mean_b[g]
+            out = out.merge(cls(n_b, mean_b, sums.sums(centred * centred, g, w)))
+        return out
+
+    def merge(self, other):
+        """The moments of both row sets together, group by group."""
+        parts = zip(self.n, self.mean, self.m2, other.n, other.mean, other.m2)
+        n, mean, m2 = zip(*(_chan_merge(*part) for part in parts))
+        return GroupMoments(np.array(n, dtype=np.float64), np.array(mean), np.array(m2))
+
+    def allreduce(self, comm=None):
+        """Merge every rank's moments in rank order (one ``Allgather``); identical everywhere."""
+        comm = comm or get_comm()
+        if comm.Get_size() == 1:
+            return self
+        g, d = self.mean.shape
+        packed = np.concatenate([self.n, self.mean.ravel(), self.m2.ravel()])
+        out = None
+        for row in allgather_array(packed, comm):
+            part = GroupMoments(
+                row[:g], row[g : g + g * d].reshape(g, d), row[g + g * d :].reshape(g, d)
+            )
+            out = part if out is None else out.merge(part)
+        return out

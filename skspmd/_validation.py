@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import check_array
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_consistent_length, validate_data
 
 from ._comm import agree_on_errors, get_comm
 
-__all__ = ["SPMDData", "check_sample_weight", "validate_spmd_data"]
+__all__ = ["SPMDData", "check_sample_weight", "global_classes", "validate_spmd_data"]
 
 
 @dataclass(frozen=True)
@@ -215,3 +216,25 @@ def _agree(metas, no_y, min_samples, comm):
             f"{min_samples} is required."
         )
     return counts, np.result_type(*[np.dtype(m[2]) for m in metas])
+
+
+
+def global_classes(y, comm=None):
+    """The sorted union of every rank's class labels, as ``np.unique`` of all rows (collective).
+
+    Each rank checks its labels as scikit-learn's classifiers do
+    (``check_classification_targets``) and sends its distinct labels in one
+    small ``allgather``; a rank without rows sends none. Labels of different
+    kinds on different ranks (strings on one, numbers on another) raise
+    scikit-learn's ``unique_labels`` error, the same on every rank.
+    """
+    comm = comm or get_comm()
+    with agree_on_errors(comm) as step:
+        if len(y):
+            check_classification_targets(y)
+            step.payload = np.unique(y)
+    parts = [labels for labels in step.gathered if labels is not None]
+    if not parts:
+        return np.empty(0)
+    unique_labels(*parts)  # the same parts everywhere: the same verdict everywhere
+    return np.unique(np.concatenate(parts))

@@ -56,7 +56,10 @@ def _digest(value):
     elif isinstance(value, np.ndarray) or np.isscalar(value):
         arr = np.asarray(value)
         h.update(str(arr.dtype).encode() + str(arr.shape).encode())
-        h.update(np.ascontiguousarray(arr).tobytes())
+        if arr.dtype.kind == "O":  # the bytes of an object array are pointers
+            h.update(repr(arr.tolist()).encode())
+        else:
+            h.update(np.ascontiguousarray(arr).tobytes())
     elif isinstance(value, (list, tuple)):
         for v in value:
             h.update(_digest(v).encode())

@@ -220,6 +220,7 @@ class Algorithm:
     _name = "algorithm"
     _rows = ("data",)
     _others = ()
+    _optional = ()  # row inputs that may be left out (after the others, in daal4py's order)
     _one_d = ()  # row inputs that may be given as 1-D arrays
     _collective = True  # prediction is local
 
@@ -241,7 +242,9 @@ class Algorithm:
         integer arguments given after the inputs (``compute("part{}.csv",
         my_procid())``), or with this rank when none are given.
         """
-        values, fmt = bind_args(self._name, self._rows + self._others, args, kwargs)
+        values, fmt = bind_args(
+            self._name, self._rows + self._optional + self._others, args, kwargs, self._optional
+        )
         rank = get_comm().Get_rank()
         if self._collective and self.distributed:
             context = contextlib.nullcontext()
@@ -249,7 +252,11 @@ class Algorithm:
             context = comm_context(MPI.COMM_SELF)
         with context:
             comm = get_comm()
-            rows = {name: values[name] for name in self._rows}
+            rows = {
+                name: values[name]
+                for name in self._rows + self._optional
+                if values.get(name) is not None
+            }
             inputs = read_rows(self._name, rows, fmt, rank, self._dtype, comm, self._one_d)
             others = {name: values[name] for name in self._others}
             return self._run(inputs, fmt=fmt, rank=rank, **others)

@@ -160,6 +160,12 @@ def read_rows(algo, items, fmt, rank, dtype, comm, one_d=()):
             )
         step.payload = {name: None if X is None else X.shape for name, X in tables.items()}
     gathered = step.gathered
+    given = [sorted(g) for g in gathered]
+    if any(names != given[0] for names in given):
+        raise ValueError(
+            f"{algo}: the ranks were given different inputs: "
+            + ", ".join(f"rank {r}: {', '.join(names)}" for r, names in enumerate(given))
+        )
     for name in items:
         widths = {r: g[name][1] for r, g in enumerate(gathered) if g[name] is not None}
         if not widths:
@@ -179,12 +185,12 @@ def read_rows(algo, items, fmt, rank, dtype, comm, one_d=()):
     return Inputs(tables, owned, counts, comm)
 
 
-def bind_args(algo, names, args, kwargs):
+def bind_args(algo, names, args, kwargs, optional=()):
     """Split ``compute``'s arguments into inputs (by daal4py name) and format arguments.
 
     Integer positional arguments are format arguments for file-name patterns
     (``compute("file{}.csv", my_procid())``); the others are the inputs, in
-    daal4py's order.
+    daal4py's order. Inputs named in ``optional`` may be left out.
     """
     def is_format(a):
         return isinstance(a, numbers.Integral) and not isinstance(a, bool)
@@ -206,7 +212,7 @@ def bind_args(algo, names, args, kwargs):
         if key in values:
             raise TypeError(f"{algo}.compute got input {key!r} twice")
         values[key] = value
-    missing = [n for n in names if n not in values]
+    missing = [n for n in names if n not in values and n not in optional]
     if missing:
         raise TypeError(f"{algo}.compute is missing input(s): {', '.join(missing)}")
     return values, fmt

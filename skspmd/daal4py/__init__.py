@@ -36,8 +36,11 @@ Supported: ``daalinit``, ``daalfini``, ``my_procid``, ``num_procs``,
 ``num_threads``, ``low_order_moments``, ``covariance``, ``pca``, ``svd``,
 ``qr``, ``linear_regression_training``/``_prediction``,
 ``ridge_regression_training``/``_prediction``,
-``multinomial_naive_bayes_training``/``_prediction``, ``kmeans_init``,
-``kmeans`` and the ``engines_mt19937`` (``_mt2203``, ``_mcg59``) seeds. Any
+``multinomial_naive_bayes_training``/``_prediction``,
+``logistic_regression_training``/``_prediction`` (with its
+``optimization_solver_lbfgs`` option; daal4py cannot distribute these),
+``kmeans_init``, ``kmeans`` and the ``engines_mt19937`` (``_mt2203``,
+``_mcg59``) seeds. Any
 other daal4py name raises :class:`UnsupportedError` (a ``NotImplementedError``)
 naming it.
 """
@@ -72,6 +75,14 @@ from .._daal4py._linear import (
     ridge_regression_training,
     ridge_regression_training_result,
 )
+from .._daal4py._logistic import (
+    logistic_regression_model,
+    logistic_regression_prediction,
+    logistic_regression_prediction_result,
+    logistic_regression_training,
+    logistic_regression_training_result,
+    optimization_solver_lbfgs,
+)
 from .._daal4py._naive_bayes import (
     multinomial_naive_bayes_model,
     multinomial_naive_bayes_prediction,
@@ -104,6 +115,11 @@ __all__ = [
     "linear_regression_prediction_result",
     "linear_regression_training",
     "linear_regression_training_result",
+    "logistic_regression_model",
+    "logistic_regression_prediction",
+    "logistic_regression_prediction_result",
+    "logistic_regression_training",
+    "logistic_regression_training_result",
     "low_order_moments",
     "low_order_moments_result",
     "multinomial_naive_bayes_model",
@@ -114,6 +130,7 @@ __all__ = [
     "my_procid",
     "num_procs",
     "num_threads",
+    "optimization_solver_lbfgs",
     "pca",
     "pca_result",
     "qr",
@@ -147,11 +164,11 @@ _NOT_PROVIDED = frozenset(
     implicit_als_training implicit_als_training_init kdtree_knn_classification_prediction
     kdtree_knn_classification_training kernel_function_linear kernel_function_rbf
     lasso_regression_prediction lasso_regression_training logistic_regression_model_builder
-    logistic_regression_prediction logistic_regression_training logitboost_prediction
+    logitboost_prediction
     logitboost_training multi_class_classifier_prediction multi_class_classifier_training
     multivariate_outlier_detection normalization_minmax normalization_zscore
     optimization_solver_adagrad optimization_solver_coordinate_descent
-    optimization_solver_cross_entropy_loss optimization_solver_lbfgs
+    optimization_solver_cross_entropy_loss
     optimization_solver_logistic_loss optimization_solver_mse optimization_solver_precomputed
     optimization_solver_saga optimization_solver_sgd optimization_solver_sum_of_functions
     pca_transform pivoted_qr quantiles sorting stump_classification_prediction
@@ -168,6 +185,6 @@ def __getattr__(name):
             "distributed algorithms of daal4py's SPMD mode: low_order_moments, covariance, "
             "pca, svd, qr, linear_regression_training/_prediction, "
             "ridge_regression_training/_prediction, multinomial_naive_bayes_training/"
-            "_prediction, kmeans_init, kmeans"
+            "_prediction, logistic_regression_training/_prediction, kmeans_init, kmeans"
         )
     raise AttributeError(f"module 'skspmd.daal4py' has no attribute {name!r}")

@@ -1,8 +1,10 @@
-"""Distributed linear models: least squares, ridge, lasso and elastic net (and their CV versions)."""
+"""Distributed linear models: least squares, ridge, lasso, elastic net (and their CV
+versions) and logistic regression."""
 
 from ._base import SPMDLinearRegression
 from ._coordinate_descent import SPMDElasticNet, SPMDLasso
 from ._coordinate_descent_cv import SPMDElasticNetCV, SPMDLassoCV
+from ._logistic import SPMDLogisticRegression
 from ._ridge import SPMDRidge
 from ._ridge_cv import SPMDRidgeCV
 
@@ -12,6 +14,7 @@ __all__ = [
     "SPMDLasso",
     "SPMDLassoCV",
     "SPMDLinearRegression",
+    "SPMDLogisticRegression",
     "SPMDRidge",
     "SPMDRidgeCV",
 ]

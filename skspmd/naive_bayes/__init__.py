@@ -1,5 +1,6 @@
 """Distributed naive Bayes."""
 
+from ._gaussian import SPMDGaussianNB
 from ._multinomial import SPMDMultinomialNB
 
-__all__ = ["SPMDMultinomialNB"]
+__all__ = ["SPMDGaussianNB", "SPMDMultinomialNB"]

@@ -10,13 +10,12 @@ identically on every rank.
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.metrics import accuracy_score
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils import assert_all_finite
-from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
+from sklearn.utils.validation import check_non_negative, validate_data
 
-from .._base import LocalRowsMixin, spmd_fit
+from .._base import GlobalAccuracyMixin, LocalRowsMixin, spmd_fit
 from .._comm import agree_on_errors, allreduce, get_comm
 from .._kernels import group_sums
 from .._stats import GroupSums
@@ -110,7 +109,7 @@ def _local_counts(X, idx, weights, n_classes, estimator_name):
     return buf
 
 
-class SPMDMultinomialNB(LocalRowsMixin, MultinomialNB):
+class SPMDMultinomialNB(LocalRowsMixin, GlobalAccuracyMixin, MultinomialNB):
     """Naive Bayes classifier for multinomial models, fitted over MPI ranks.
 
     The distributed twin of :class:`sklearn.naive_bayes.MultinomialNB`: same
@@ -297,34 +296,3 @@ class SPMDMultinomialNB(LocalRowsMixin, MultinomialNB):
         return validate_data(
             self, X, accept_sparse="csr", reset=False, ensure_min_samples=0
         )
-
-    def score(self, X, y, sample_weight=None):
-        """Global mean accuracy on every rank's rows (collective).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            This rank's test rows; may have zero rows.
-        y : array-like of shape (n_samples,)
-            This rank's true labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weights of this rank's rows.
-
-        Returns
-        -------
-        score : float
-            Accuracy over the rows of every rank (weighted when
-            ``sample_weight`` is given); the same value on every rank.
-        """
-        check_is_fitted(self)
-        comm = get_comm()
-        with agree_on_errors(comm):
-            local = np.zeros(2)
-            predicted = self.predict(X)
-            if len(predicted) or len(y):
-                local[0] = accuracy_score(
-                    y, predicted, normalize=False, sample_weight=sample_weight
-                )
-                local[1] = len(y) if sample_weight is None else np.sum(sample_weight)
-        correct, total = allreduce(local, comm=comm)
-        return float(correct / total)
