@@ -12,7 +12,7 @@ from ._comm import SPMDError, comm_context, get_comm
 from ._runtime import abort_on_exception, configure as _configure_runtime
 from ._show_versions import show_versions
 from ._threads import set_num_threads
-from .cluster import SPMDKMeans, kmeans_plusplus
+from .cluster import SPMDDBSCAN, SPMDKMeans, kmeans_plusplus
 from .covariance import SPMDEmpiricalCovariance
 from .decomposition import SPMDPCA, SPMDIncrementalPCA, SPMDTruncatedSVD
 from .linear_model import (
@@ -26,6 +26,7 @@ from .linear_model import (
     SPMDRidgeCV,
 )
 from .naive_bayes import SPMDGaussianNB, SPMDMultinomialNB
+from .neighbors import SPMDKNeighborsClassifier, SPMDKNeighborsRegressor, SPMDNearestNeighbors
 from .preprocessing import SPMDStandardScaler
 from .stats import SPMDBasicStatistics
 
@@ -36,6 +37,7 @@ _configure_runtime()
 
 __all__ = [
     "SPMDBasicStatistics",
+    "SPMDDBSCAN",
     "SPMDElasticNet",
     "SPMDElasticNetCV",
     "SPMDEmpiricalCovariance",
@@ -43,11 +45,14 @@ __all__ = [
     "SPMDIncrementalPCA",
     "SPMDGaussianNB",
     "SPMDKMeans",
+    "SPMDKNeighborsClassifier",
+    "SPMDKNeighborsRegressor",
     "SPMDLasso",
     "SPMDLassoCV",
     "SPMDLinearRegression",
     "SPMDLogisticRegression",
     "SPMDMultinomialNB",
+    "SPMDNearestNeighbors",
     "SPMDPCA",
     "SPMDRidge",
     "SPMDRidgeCV",

@@ -21,12 +21,14 @@ __all__ = [
     "allgather_array",
     "allgather_arrays",
     "allgather_object",
+    "allgatherv_array",
     "allreduce",
     "bcast_array",
     "comm_context",
     "get_comm",
     "raise_on_any",
     "replicate",
+    "ring_blocks",
 ]
 
 _COMM_STACK = []
@@ -35,6 +37,11 @@ _COMM_STACK = []
 # for slower ranks), and their number: read by the benchmarks to split a fit's
 # time into local compute and communication.
 COMM_STATS = {"seconds": 0.0, "calls": 0}
+
+# The blocks passed around the ring by :func:`ring_blocks`: bytes received by
+# this process, and seconds spent waiting for them (the transfer time that the
+# consumer's work did not hide). Read by the neighbour benchmarks.
+RING_STATS = {"seconds": 0.0, "bytes": 0, "steps": 0}
 
 
 # The runtime checks of skspmd._runtime (a launcher mismatch to report,
@@ -173,6 +180,25 @@ def _unpack(flat, like):
         out.append(flat[start : start + a.nbytes].view(a.dtype).reshape(a.shape))
         start += a.nbytes
     return out
+
+
+@_timed
+def allgatherv_array(array, comm=None):
+    """Every rank's ``array`` concatenated along axis 0 in rank order (``Allgatherv``).
+
+    The arrays may have different numbers of rows; their other dimensions and
+    their dtype must agree on every rank. Returns ``(concatenated, rows per rank)``.
+    """
+    comm = comm or get_comm()
+    array = np.ascontiguousarray(array)
+    if comm.Get_size() == 1:
+        return array.copy(), np.array([array.shape[0]], dtype=np.int64)
+    counts = np.empty(comm.Get_size(), dtype=np.int64)
+    comm.Allgather(np.array([array.shape[0]], dtype=np.int64), counts)
+    row = int(np.prod(array.shape[1:], dtype=np.int64))
+    out = np.empty((int(counts.sum()),) + array.shape[1:], dtype=array.dtype)
+    comm.Allgatherv(array, [out, counts * row])
+    return out, counts
 
 
 def replicate(arrays, comm=None):
@@ -316,3 +342,54 @@ def raise_on_any(condition, message, exc_type=ValueError, comm=None):
     with agree_on_errors(comm):
         if condition:
             raise exc_type(message)
+
+
+# ---------------------------------------------------------------------------
+# Passing row blocks around the ranks
+# ---------------------------------------------------------------------------
+
+
+def ring_blocks(arrays, counts, comm=None):
+    """Visit every rank's block of ``arrays``, one block at a time (collective generator).
+
+    ``arrays`` are this rank's row-aligned arrays (the same number of arrays,
+    trailing shapes and dtypes on every rank); ``counts`` the rows of every
+    rank (known to all, e.g. from fit). Yields ``(owner, block)`` for every
+    rank, starting with this rank's own arrays; ``block`` is the owner's list
+    of arrays. Blocks travel around a ring (rank r receives from r - 1 and
+    sends to r + 1): while the consumer works on one block, the next one is
+    already on its way (``Isend``/``Irecv``), so communication overlaps
+    computation. Two blocks are in memory besides this rank's own.
+
+    Every rank must consume the whole generator (or close it at the same
+    step); the consumer should agree on errors at each step. Communication
+    per rank is every other rank's rows once, in ``size - 1`` steps.
+    """
+    comm = comm or get_comm()
+    size, rank = comm.Get_size(), comm.Get_rank()
+    current = [np.ascontiguousarray(a) for a in arrays]
+    if size == 1:
+        yield rank, current
+        return
+    right, left = (rank + 1) % size, (rank - 1) % size
+    for step in range(size):
+        owner = (rank - step) % size
+        requests, following = [], None
+        if step < size - 1:
+            incoming = int(counts[(owner - 1) % size])
+            following = [np.empty((incoming,) + a.shape[1:], dtype=a.dtype) for a in current]
+            for sent, received in zip(current, following):
+                requests.append(comm.Irecv(received, source=left, tag=step))
+                requests.append(comm.Isend(sent, dest=right, tag=step))
+        try:
+            yield owner, current
+        finally:
+            if requests:
+                start = time.perf_counter()
+                MPI.Request.Waitall(requests)
+                waited = time.perf_counter() - start
+                RING_STATS["seconds"] += waited
+                COMM_STATS["seconds"] += waited
+                RING_STATS["bytes"] += sum(b.nbytes for b in following)
+                RING_STATS["steps"] += 1
+        current = following

@@ -30,7 +30,12 @@ Imported here (and only here):
 - ``sklearn.utils.optimize._check_optimize_result``,
   ``sklearn.utils.fixes._get_additional_lbfgs_options_dict`` and
   ``sklearn.linear_model._logistic._LOGISTIC_SOLVER_CONVERGENCE_MSG``:
-  L-BFGS's iteration count, options and convergence warning as sklearn's.
+  L-BFGS's iteration count, options and convergence warning as sklearn's;
+- ``sklearn.metrics._pairwise_distances_reduction.ArgKmin``,
+  ``RadiusNeighbors``: the compiled brute-force k-nearest and radius searches
+  run on each training block by the neighbour estimators and SPMDDBSCAN
+  (``compute``, ``is_usable_for``; scikit-learn's chunked
+  ``pairwise_distances`` when they are missing or not usable).
 
 Private attributes and methods of the scikit-learn parent classes, used by
 the subclasses (no import; they break as an ``AttributeError`` or a wrong
@@ -46,7 +51,10 @@ signature if scikit-learn renames them):
 - ``_BaseKMeans._check_test_data``, ``_validate_center_shape`` and the
   ``_n_features_out`` attribute (``SPMDKMeans``);
 - ``RandomizedSearchCV._run_search``, overridden
-  (``skspmd.model_selection.RandomizedSearchCV``).
+  (``skspmd.model_selection.RandomizedSearchCV``);
+- ``NeighborsBase._check_algorithm_metric`` (the neighbour estimators' and
+  SPMDDBSCAN's ``fit``), and the attributes ``_fit_X``, ``_fit_method``,
+  ``_tree``, ``_y`` set as scikit-learn sets them (this rank's rows).
 """
 
 from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
@@ -83,12 +91,20 @@ except ImportError:  # pragma: no cover
     _LOGISTIC_SOLVER_CONVERGENCE_MSG = None
 
 
+try:  # scikit-learn's compiled brute-force neighbour searches (chunked GEMM + heaps)
+    from sklearn.metrics._pairwise_distances_reduction import ArgKmin, RadiusNeighbors
+except ImportError:  # pragma: no cover - a scikit-learn without them: chunked NumPy
+    ArgKmin = RadiusNeighbors = None
+
+
 __all__ = [
+    "ArgKmin",
     "HalfBinomialLoss",
     "HalfMultinomialLoss",
     "Interval",
     "LinearModelLoss",
     "NewtonCholeskySolver",
+    "RadiusNeighbors",
     "StrOptions",
     "_LOGISTIC_SOLVER_CONVERGENCE_MSG",
     "_check_optimize_result",

@@ -15,7 +15,13 @@ from mpi4py import MPI
 
 from ._comm import get_comm
 
-__all__ = ["ensure_threads", "num_threads", "one_blas_thread", "set_num_threads"]
+__all__ = [
+    "ensure_threads",
+    "num_threads",
+    "one_blas_thread",
+    "openmp_threads",
+    "set_num_threads",
+]
 
 
 _THREADS = {"explicit": None, "configured": set(), "derived": None}
@@ -122,3 +128,23 @@ def one_blas_thread():
 
         _CONTROLLER.append(ThreadpoolController())
     return _CONTROLLER[0].limit(limits=1, user_api="blas")
+
+
+def openmp_threads():
+    """Context limiting OpenMP to :func:`num_threads` threads (no limit when it is None).
+
+    For scikit-learn's compiled kernels that size their OpenMP pool
+    themselves (the pairwise-distance reductions of the neighbour searches):
+    with several ranks on a node they would otherwise each start one thread
+    per core.
+    """
+    import contextlib
+
+    n_threads = num_threads()
+    if n_threads is None:
+        return contextlib.nullcontext()
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=n_threads, user_api="openmp")

@@ -1,6 +1,7 @@
 """Distributed clustering."""
 
+from ._dbscan import SPMDDBSCAN
 from ._kmeans import SPMDKMeans
 from ._seeding import kmeans_plusplus
 
-__all__ = ["SPMDKMeans", "kmeans_plusplus"]
+__all__ = ["SPMDDBSCAN", "SPMDKMeans", "kmeans_plusplus"]

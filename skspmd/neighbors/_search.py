@@ -1,0 +1,290 @@
+"""Exact neighbour searches over training rows that stay on their ranks.
+
+Every rank keeps its own training rows. A search visits the training blocks
+of all ranks in turn (:func:`skspmd._comm.ring_blocks`: each block travels
+around the ring of ranks while the previous one is being searched), runs on
+each block the search scikit-learn itself would run on it, and merges the
+per-block answers of this rank's query rows:
+
+- brute force: scikit-learn's compiled pairwise-distance reductions
+  (``ArgKmin``, ``RadiusNeighbors``: chunked GEMM for the euclidean metric,
+  ``||x||^2 - 2 x.y + ||y||^2`` in float64, heaps for the top k), or, for the
+  metrics they do not cover (cosine), scikit-learn's chunked
+  ``pairwise_distances`` and a NumPy selection; memory stays bounded by
+  their chunks;
+- ``kd_tree``/``ball_tree``: scikit-learn's tree of the visiting block, whose
+  distances are summed feature by feature (no expansion), so a pair at
+  exactly the radius is decided as scikit-learn's tree decides it.
+
+Indices are global: a row's position in the concatenation of the ranks' rows
+in rank order. k nearest: the running top k of each query row is merged with
+each block's top k by (distance, global index), so among equal distances
+the smaller global index wins, whatever the number of ranks or the split
+(the set scikit-learn's brute force keeps; the order scikit-learn gives
+within a group of exactly equal distances comes from its heap and is not
+reproduced). Radius: the neighbours of each query row are listed in global
+index order, or sorted by (distance, index).
+
+Communication per search: every other rank's training rows (and the row
+targets travelling with them) once per rank, in ``size - 1`` overlapped
+steps; the query rows never move. Each step ends with a small error
+agreement, so a failure on one rank raises on every rank.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.metrics import pairwise_distances_chunked
+from sklearn.neighbors import BallTree, KDTree
+
+from .._comm import agree_on_errors, ring_blocks
+from .._compat import ArgKmin, RadiusNeighbors
+from .._threads import openmp_threads
+
+__all__ = ["Piece", "SearchRows", "effective_metric", "join_pieces", "resolve_method"]
+
+SUPPORTED = "'minkowski' with p=1 or p=2, 'euclidean', 'manhattan' or 'cosine'"
+_TREES = {"kd_tree": KDTree, "ball_tree": BallTree}
+
+
+def effective_metric(metric, p, metric_params):
+    """The metric that runs (``'euclidean'``, ``'manhattan'`` or ``'cosine'``), as sklearn names it.
+
+    ``'minkowski'`` with ``p=2`` (or ``p=None``) is ``'euclidean'`` and with
+    ``p=1`` ``'manhattan'``, as in scikit-learn. Anything else raises a
+    ``ValueError`` naming the supported metrics.
+    """
+    params = dict(metric_params or {})
+    if isinstance(metric, str) and metric == "minkowski":
+        p = params.pop("p", p)
+        p = 2 if p is None else p
+        if not params and p in (1, 2):
+            return "euclidean" if p == 2 else "manhattan"
+    elif isinstance(metric, str) and metric in ("euclidean", "manhattan", "cosine"):
+        if not params:
+            return metric
+    raise ValueError(
+        f"metric={metric!r} (p={p!r}, metric_params={metric_params!r}) has no distributed "
+        f"neighbour search in skspmd; use metric={SUPPORTED}, without other metric_params"
+    )
+
+
+def resolve_method(algorithm, metric, n_features, n_samples, n_neighbors):
+    """The search scikit-learn would run for these settings: brute force or a tree.
+
+    ``algorithm='auto'`` resolves as in scikit-learn's ``NeighborsBase._fit``
+    (brute force above 15 features, for ``n_neighbors >= n_samples // 2`` over
+    all ranks' rows, and for metrics without a tree; a KD tree otherwise).
+    """
+    if algorithm != "auto":
+        return algorithm
+    if n_features > 15 or (n_neighbors is not None and n_neighbors >= n_samples // 2):
+        return "brute"
+    return "kd_tree" if metric in KDTree.valid_metrics else "brute"
+
+
+class Piece(NamedTuple):
+    """Radius neighbours of this rank's query rows in one rank's block (CSR rows)."""
+
+    lengths: np.ndarray  # neighbours per query row
+    ind: np.ndarray  # row numbers within the block, row after row
+    dist: np.ndarray  # their distances (empty when not asked for)
+    values: tuple = ()  # per neighbour: the block's extra arrays at those rows
+
+
+def _empty_piece(n_queries):
+    return Piece(np.zeros(n_queries, np.int64), np.empty(0, np.int64), np.empty(0))
+
+
+def _flatten(ind, dist, n_queries):
+    """Object arrays of per-row arrays (scikit-learn's radius results) as a Piece."""
+    lengths = np.fromiter((len(a) for a in ind), dtype=np.int64, count=n_queries)
+    flat_ind = np.concatenate(list(ind)).astype(np.int64, copy=False) if n_queries else None
+    if flat_ind is None or not len(flat_ind):
+        flat_ind = np.empty(0, np.int64)
+    flat_dist = np.empty(0)
+    if dist is not None and len(flat_ind):
+        flat_dist = np.concatenate(list(dist)).astype(np.float64, copy=False)
+    return Piece(lengths, flat_ind, flat_dist)
+
+
+def _k_smallest(D, k):
+    """Per row of ``D``, the ``k`` smallest entries, ties broken by the smaller column."""
+    kth = np.partition(D, k - 1, axis=1)[:, k - 1 : k]
+    rows, cols = np.nonzero(D <= kth)
+    values = D[rows, cols]
+    order = np.lexsort((cols, values, rows))
+    first = np.searchsorted(rows[order], np.arange(D.shape[0]))
+    take = order[first[:, None] + np.arange(k)]
+    return values[take], cols[take].astype(np.int64)
+
+
+class _Block:
+    """The search scikit-learn would run on one block of training rows."""
+
+    def __init__(self, Y, metric, method, leaf_size):
+        self.Y, self.metric, self.method = Y, metric, method
+        self.tree = _TREES[method](Y, leaf_size, metric=metric) if method in _TREES else None
+
+    def _reductions_apply(self, Xq, reduction):
+        return reduction is not None and reduction.is_usable_for(Xq, self.Y, self.metric)
+
+    def kneighbors(self, Xq, k):
+        """``(distances, rows of the block)`` of the ``k`` nearest, sorted by distance."""
+        if self.tree is not None:
+            return self.tree.query(Xq, k=k, return_distance=True)
+        if self._reductions_apply(Xq, ArgKmin):
+            with openmp_threads():
+                return ArgKmin.compute(
+                    X=Xq, Y=self.Y, k=k, metric=self.metric, strategy="auto", return_distance=True
+                )
+        chunks = [_k_smallest(D, k) for D in pairwise_distances_chunked(Xq, self.Y, metric=self.metric)]
+        return np.vstack([d for d, _ in chunks]), np.vstack([i for _, i in chunks])
+
+    def radius(self, Xq, radius, return_distance):
+        """Rows of the block within ``radius`` of each query row, in block order."""
+        n = Xq.shape[0]
+        if self.tree is not None:
+            found = self.tree.query_radius(Xq, radius, return_distance=return_distance)
+            ind, dist = found if return_distance else (found, None)
+            piece = _flatten(ind, dist, n)
+            rows = np.repeat(np.arange(n), piece.lengths)
+            order = np.lexsort((piece.ind, rows))  # the tree's order -> block order
+            return piece._replace(
+                ind=piece.ind[order], dist=piece.dist[order] if return_distance else piece.dist
+            )
+        if self._reductions_apply(Xq, RadiusNeighbors):
+            with openmp_threads():
+                found = RadiusNeighbors.compute(
+                    X=Xq,
+                    Y=self.Y,
+                    radius=radius,
+                    metric=self.metric,
+                    strategy="auto",
+                    return_distance=return_distance,
+                )
+            dist, ind = found if return_distance else (None, found)
+            return _flatten(ind, dist, n)
+        lengths, ind, dist = [], [], []
+        for D in pairwise_distances_chunked(Xq, self.Y, metric=self.metric):
+            rows, cols = np.nonzero(D <= radius)
+            lengths.append(np.bincount(rows, minlength=D.shape[0]))
+            ind.append(cols.astype(np.int64))
+            if return_distance:
+                dist.append(D[rows, cols])
+        return Piece(
+            np.concatenate(lengths).astype(np.int64),
+            np.concatenate(ind),
+            np.concatenate(dist) if return_distance else np.empty(0),
+        )
+
+
+def _merge_top(best, found, k):
+    """The ``k`` best of two candidate sets per row, by (distance, global index)."""
+    dist = np.hstack((best[0], found[0]))
+    ind = np.hstack((best[1], found[1]))
+    order = np.lexsort((ind, dist), axis=1)[:, :k]
+    out = [np.take_along_axis(dist, order, axis=1), np.take_along_axis(ind, order, axis=1)]
+    if best[2] is not None:
+        targets = np.concatenate((best[2], found[2]), axis=1)
+        idx = order.reshape(order.shape + (1,) * (targets.ndim - 2))
+        out.append(np.take_along_axis(targets, idx, axis=1))
+    else:
+        out.append(None)
+    return tuple(out)
+
+
+class SearchRows:
+    """The training rows of every rank, searched collectively.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_local, n_features)
+        This rank's training rows (C-contiguous; the same dtype on every rank).
+    counts : ndarray of shape (size,)
+        Training rows per rank.
+    metric : {'euclidean', 'manhattan', 'cosine'}
+    method : {'brute', 'kd_tree', 'ball_tree'}
+    leaf_size : int
+    comm : mpi4py.MPI.Comm
+    """
+
+    def __init__(self, X, counts, metric, method, leaf_size, comm):
+        self.X, self.counts, self.comm = X, np.asarray(counts), comm
+        self.metric, self.method, self.leaf_size = metric, method, leaf_size
+        self.offsets = np.concatenate(([0], np.cumsum(self.counts)[:-1]))
+
+    def _blocks(self, extras):
+        for owner, (Y, *values) in ring_blocks([self.X, *extras], self.counts, self.comm):
+            yield owner, Y, values
+
+    def kneighbors(self, Xq, k, targets=None):
+        """``(distances, global indices, targets of the neighbours)`` of the ``k`` nearest.
+
+        Collective. ``Xq`` are this rank's query rows (maybe none); ``targets``
+        an optional array aligned with this rank's training rows whose rows
+        travel with the blocks: the result holds them at
+        ``[query, neighbour, ...]`` (None without ``targets``). Needs ``k``
+        at most the number of training rows over all ranks.
+        """
+        n = Xq.shape[0]
+        best = (np.empty((n, 0)), np.empty((n, 0), np.int64), None)
+        if targets is not None:
+            best = best[:2] + (np.empty((n, 0) + targets.shape[1:], targets.dtype),)
+        extras = [] if targets is None else [targets]
+        for owner, Y, values in self._blocks(extras):
+            with agree_on_errors(self.comm):
+                if n and Y.shape[0]:
+                    dist, ind = _Block(Y, self.metric, self.method, self.leaf_size).kneighbors(
+                        Xq, min(k, Y.shape[0])
+                    )
+                    found = (dist, ind + self.offsets[owner], values[0][ind] if values else None)
+                    best = _merge_top(best, found, k)
+        if not n:  # no query rows: empty results of the right shape
+            best = tuple(None if a is None else a.reshape((0, k) + a.shape[2:]) for a in best)
+        return best
+
+    def radius(self, Xq, radius, return_distance=True, extras=()):
+        """Per rank in rank order, the :class:`Piece` of its rows within ``radius``.
+
+        Collective. ``extras`` are arrays aligned with this rank's training rows
+        that travel with the blocks; each piece holds their values at its
+        neighbours (``Piece.values``).
+        """
+        n = Xq.shape[0]
+        pieces = [None] * self.comm.Get_size()
+        for owner, Y, values in self._blocks(list(extras)):
+            with agree_on_errors(self.comm):
+                piece = _empty_piece(n)
+                if n and Y.shape[0]:
+                    piece = _Block(Y, self.metric, self.method, self.leaf_size).radius(
+                        Xq, radius, return_distance
+                    )
+                pieces[owner] = piece._replace(values=tuple(v[piece.ind] for v in values))
+        return pieces
+
+
+def join_pieces(pieces, offsets, sort_results=False):
+    """CSR ``(indptr, global indices, distances)`` of this rank's query rows.
+
+    Each row lists its neighbours of every rank in global index order, or
+    sorted by (distance, global index) with ``sort_results``.
+    """
+    lengths = np.stack([p.lengths for p in pieces])
+    indptr = np.concatenate(([0], np.cumsum(lengths.sum(axis=0))))
+    before = np.cumsum(lengths, axis=0) - lengths  # entries of earlier ranks, per row
+    ind = np.empty(indptr[-1], dtype=np.int64)
+    has_dist = all(len(p.dist) == len(p.ind) for p in pieces)
+    dist = np.empty(indptr[-1] if has_dist else 0)
+    for owner, piece in enumerate(pieces):
+        rows = np.repeat(np.arange(len(piece.lengths)), piece.lengths)
+        starts = np.concatenate(([0], np.cumsum(piece.lengths)[:-1]))
+        dest = indptr[rows] + before[owner][rows] + np.arange(len(rows)) - starts[rows]
+        ind[dest] = piece.ind + offsets[owner]
+        if has_dist:
+            dist[dest] = piece.dist
+    if sort_results:
+        rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+        order = np.lexsort((ind, dist, rows))
+        ind, dist = ind[order], dist[order]
+    return indptr, ind, dist
