@@ -35,7 +35,7 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
 
 from .._base import spmd_fit
-from .._comm import agree_on_errors, allgatherv_array, get_comm, ring_blocks
+from .._comm import agree_on_errors, all_agree, allgatherv_array, get_comm, ring_blocks
 from .._validation import validate_spmd_data
 
 __all__ = ["SPMDDBSCAN"]
@@ -49,9 +49,7 @@ def _check_weights(sample_weight, n_rows):
     if weights.ndim == 0:
         return np.full(n_rows, float(weights))
     if weights.ndim != 1 or weights.shape[0] != n_rows:
-        raise ValueError(
-            f"sample_weight.shape == {weights.shape}, expected ({n_rows},)!"
-        )
+        raise ValueError(f"sample_weight.shape == {weights.shape}, expected ({n_rows},)!")
     if not np.isfinite(weights).all():
         raise ValueError("Input sample_weight contains NaN or infinity.")
     return weights
@@ -229,6 +227,16 @@ class SPMDDBSCAN(DBSCAN):
         tags.input_tags.sparse = False  # dense rows only travel between the ranks
         return tags
 
+    @staticmethod
+    def _agree_on_weights(weights, n_rows, comm):
+        """Weights everywhere (ones where a rank gave none) or nowhere; not all zero."""
+        if all_agree(weights is None, comm):
+            return None
+        weights = np.ones(n_rows) if weights is None else weights
+        if all_agree(not np.any(weights), comm):
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        return weights
+
     @spmd_fit(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None):
         """Cluster the rows of every rank (collective).
@@ -258,6 +266,7 @@ class SPMDDBSCAN(DBSCAN):
                     f"metric={self.metric!r} has no distributed path in SPMDDBSCAN; use "
                     "'euclidean', 'manhattan', 'cosine' or 'minkowski' with p=1 or 2"
                 )
+        weights = self._agree_on_weights(weights, X.shape[0], comm)
         rows = X if X.dtype.kind == "f" else X.astype(np.float64)
         search = SPMDNearestNeighbors(
             radius=self.eps,

@@ -133,7 +133,12 @@ class SPMDNeighborsMixin:
                 f"queried on {comm.Get_size()}: the queries need the communicator of fit"
             )
         return SearchRows(
-            self._fit_X, self._counts, self.effective_metric_, self._fit_method, self.leaf_size, comm
+            self._fit_X,
+            self._counts,
+            self.effective_metric_,
+            self._fit_method,
+            self.leaf_size,
+            comm,
         )
 
     def _self_ids(self, comm):
@@ -164,13 +169,18 @@ class SPMDNeighborsMixin:
             )
         return int(k)
 
-    def _kneighbors(self, X, n_neighbors, targets=None):
-        """Collective k-nearest search: ``(distances, global indices, neighbour targets)``."""
+    def _kneighbors(self, X, n_neighbors, with_targets=False):
+        """Collective k-nearest search: ``(distances, global indices, neighbour targets)``.
+
+        With ``with_targets``, the training targets (``_y``, as columns) travel
+        with the blocks and the third result holds them per query and neighbour.
+        """
         comm = get_comm()
         with agree_on_errors(comm):
             check_is_fitted(self)
             k = self._check_k(n_neighbors, X is None)
             queries = self._query_rows(X)
+            targets = as_columns(self._y) if with_targets else None
         search = self._searcher(comm)
         dist, ind, found = search.kneighbors(queries, k + (X is None), targets)
         if X is not None:

@@ -28,7 +28,9 @@ def _union_classes(y, comm):
     if len(kinds) > 1:
         raise ValueError(
             "y holds labels of different types on different ranks: "
-            + ", ".join(f"rank {r}: {p[0] if p else 'no rows'}" for r, p in enumerate(step.gathered))
+            + ", ".join(
+                f"rank {r}: {p[0] if p else 'no rows'}" for r, p in enumerate(step.gathered)
+            )
         )
     return [np.unique(np.concatenate([p[1][k] for p in parts])) for k in range(y.shape[1])]
 
@@ -150,7 +152,7 @@ class SPMDKNeighborsClassifier(SPMDNeighborsMixin, KNeighborsClassifier):
 
     def _votes(self, X):
         """Per output, the weighted votes of the k nearest (collective)."""
-        dist, _, codes = self._kneighbors(X, None, targets=as_columns(self._y))
+        dist, _, codes = self._kneighbors(X, None, with_targets=True)
         classes = self.classes_ if self.outputs_2d_ else [self.classes_]
         with agree_on_errors(get_comm()):
             weights = neighbor_weights(dist, self.weights)
@@ -229,7 +231,9 @@ class SPMDKNeighborsClassifier(SPMDNeighborsMixin, KNeighborsClassifier):
         with agree_on_errors(comm):
             local = np.zeros(2)
             if len(predicted) or len(y):
-                local[0] = accuracy_score(y, predicted, normalize=False, sample_weight=sample_weight)
+                local[0] = accuracy_score(
+                    y, predicted, normalize=False, sample_weight=sample_weight
+                )
                 local[1] = len(y) if sample_weight is None else np.sum(sample_weight)
         correct, total = allreduce(local, comm=comm)
         if total == 0:

@@ -128,7 +128,7 @@ class SPMDKNeighborsRegressor(SPMDNeighborsMixin, KNeighborsRegressor):
         y : ndarray of shape (n_queries,) or (n_queries, n_outputs)
             The (weighted) mean of the neighbours' targets.
         """
-        dist, _, targets = self._kneighbors(X, None, targets=as_columns(self._y))
+        dist, _, targets = self._kneighbors(X, None, with_targets=True)
         with agree_on_errors(get_comm()):
             weights = neighbor_weights(dist, self.weights)
             if weights is None:

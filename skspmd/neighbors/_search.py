@@ -18,11 +18,13 @@ per-block answers of this rank's query rows:
 
 Indices are global: a row's position in the concatenation of the ranks' rows
 in rank order. k nearest: the running top k of each query row is merged with
-each block's top k by (distance, global index), so among equal distances
-the smaller global index wins, whatever the number of ranks or the split
-(the set scikit-learn's brute force keeps; the order scikit-learn gives
-within a group of exactly equal distances comes from its heap and is not
-reproduced). Radius: the neighbours of each query row are listed in global
+each block's top k by (distance, global index): among rows at exactly equal
+distances the smaller global index comes first, and is kept at the k-th
+place, whatever the number of ranks or the split. (scikit-learn's heaps and
+trees keep an arbitrary subset of rows tied at the k-th distance and order
+exact ties arbitrarily; each block's search here is asked for 2k neighbours,
+more for the rare query rows with more ties, so that its own choice never
+decides.) Radius: the neighbours of each query row are listed in global
 index order, or sorted by (distance, index).
 
 Communication per search: every other rank's training rows (and the row
@@ -119,6 +121,27 @@ def _k_smallest(D, k):
     return values[take], cols[take].astype(np.int64)
 
 
+def _ties_by_index(search, Xq, k, wider, n_rows):
+    """The ``k`` nearest by (distance, row) from a search that breaks ties its own way.
+
+    A heap or a tree keeps an arbitrary subset of the rows tied at its last
+    distance. Asking ``search`` for ``wider > k`` neighbours settles every
+    query row whose ``wider``-th distance exceeds its k-th: all rows at the
+    k-th distance are then among them. The other rows (many exact ties) are
+    asked again with twice as many, up to every row of the block.
+    """
+    dist, ind = search(Xq, k=wider)
+    order = np.lexsort((ind, dist), axis=1)[:, :k]
+    best_dist = np.take_along_axis(dist, order, axis=1)
+    best_ind = np.take_along_axis(ind, order, axis=1).astype(np.int64, copy=False)
+    if wider < n_rows:
+        unsettled = dist[:, -1] <= best_dist[:, -1]
+        if unsettled.any():
+            again = _ties_by_index(search, Xq[unsettled], k, min(2 * wider, n_rows), n_rows)
+            best_dist[unsettled], best_ind[unsettled] = again
+    return best_dist, best_ind
+
+
 class _Block:
     """The search scikit-learn would run on one block of training rows."""
 
@@ -130,16 +153,27 @@ class _Block:
         return reduction is not None and reduction.is_usable_for(Xq, self.Y, self.metric)
 
     def kneighbors(self, Xq, k):
-        """``(distances, rows of the block)`` of the ``k`` nearest, sorted by distance."""
+        """``(distances, rows of the block)`` of the ``k`` nearest, by (distance, row)."""
         if self.tree is not None:
-            return self.tree.query(Xq, k=k, return_distance=True)
-        if self._reductions_apply(Xq, ArgKmin):
-            with openmp_threads():
-                return ArgKmin.compute(
-                    X=Xq, Y=self.Y, k=k, metric=self.metric, strategy="auto", return_distance=True
-                )
-        chunks = [_k_smallest(D, k) for D in pairwise_distances_chunked(Xq, self.Y, metric=self.metric)]
-        return np.vstack([d for d, _ in chunks]), np.vstack([i for _, i in chunks])
+            search = self.tree.query
+        elif self._reductions_apply(Xq, ArgKmin):
+
+            def search(X, k):
+                with openmp_threads():
+                    return ArgKmin.compute(
+                        X=X,
+                        Y=self.Y,
+                        k=k,
+                        metric=self.metric,
+                        strategy="auto",
+                        return_distance=True,
+                    )
+
+        else:
+            chunks = pairwise_distances_chunked(Xq, self.Y, metric=self.metric)
+            found = [_k_smallest(D, k) for D in chunks]
+            return np.vstack([d for d, _ in found]), np.vstack([i for _, i in found])
+        return _ties_by_index(search, Xq, k, min(2 * k, self.Y.shape[0]), self.Y.shape[0])
 
     def radius(self, Xq, radius, return_distance):
         """Rows of the block within ``radius`` of each query row, in block order."""
