@@ -39,8 +39,8 @@ Supported: ``daalinit``, ``daalfini``, ``my_procid``, ``num_procs``,
 ``multinomial_naive_bayes_training``/``_prediction``,
 ``logistic_regression_training``/``_prediction`` (with its
 ``optimization_solver_lbfgs`` option; daal4py cannot distribute these),
-``kmeans_init``, ``kmeans`` and the ``engines_mt19937`` (``_mt2203``,
-``_mcg59``) seeds. Any
+``kmeans_init``, ``kmeans``, ``dbscan`` and the ``engines_mt19937``
+(``_mt2203``, ``_mcg59``) seeds. Any
 other daal4py name raises :class:`UnsupportedError` (a ``NotImplementedError``)
 naming it.
 """
@@ -62,6 +62,7 @@ from .._daal4py._core import (
     num_procs,
     num_threads,
 )
+from .._daal4py._dbscan import dbscan, dbscan_result
 from .._daal4py._decomposition import pca, pca_result, qr, qr_result, svd, svd_result
 from .._daal4py._linear import (
     linear_regression_model,
@@ -103,6 +104,8 @@ __all__ = [
     "covariance_result",
     "daalfini",
     "daalinit",
+    "dbscan",
+    "dbscan_result",
     "engines_mcg59",
     "engines_mt19937",
     "engines_mt2203",
@@ -151,7 +154,7 @@ _NOT_PROVIDED = frozenset(
     bf_knn_classification_prediction bf_knn_classification_training brownboost_prediction
     brownboost_training cholesky correlation_distance cosine_distance daal_assert_all_finite
     daal_generate_shuffled_indices daal_roc_auc_score daal_train_test_split
-    daal_tsne_gradient_descent dbscan decision_forest_classification_prediction
+    daal_tsne_gradient_descent decision_forest_classification_prediction
     decision_forest_classification_training decision_forest_regression_prediction
     decision_forest_regression_training decision_tree_classification_prediction
     decision_tree_classification_training decision_tree_regression_prediction
@@ -185,6 +188,7 @@ def __getattr__(name):
             "distributed algorithms of daal4py's SPMD mode: low_order_moments, covariance, "
             "pca, svd, qr, linear_regression_training/_prediction, "
             "ridge_regression_training/_prediction, multinomial_naive_bayes_training/"
-            "_prediction, logistic_regression_training/_prediction, kmeans_init, kmeans"
+            "_prediction, logistic_regression_training/_prediction, kmeans_init, kmeans, "
+            "dbscan"
         )
     raise AttributeError(f"module 'skspmd.daal4py' has no attribute {name!r}")
