@@ -15,7 +15,11 @@ Intel MPI, not under skspmd's own environment.  Setup (once)::
         --algo ALGO --n N --d D [--k K] [--repeat R] [--threads T]
 
 ALGO is one of: moments, covariance, pca_cor, pca_svd, svd, qr, linreg, ridge,
-kmeans, mnb.  Rank 0 prints one line of JSON::
+kmeans, mnb, knn, dbscan. ``knn`` is scikit-learn-intelex's (CPU)
+KNeighborsClassifier (k=5, brute force, fit + predict), meant for one process
+(``mpirun -n 1 ... --threads 2``); ``dbscan`` is daal4py's distributed
+``dbscan``. Both take their data from ``algos_neighbors.py`` (the same rows
+skspmd and scikit-learn get there), not from the generator below.  Rank 0 prints one line of JSON::
 
     {"tool": "daal4py", "algo": ..., "ranks": P, "threads": T, "n": N, "d": D,
      "times": [...], "median": ...}
@@ -63,7 +67,7 @@ SEED = 0
 CHUNK = 100_000
 MNB_CLASSES = 20
 ALGOS = ("moments", "covariance", "pca_cor", "pca_svd", "svd", "qr",
-         "linreg", "ridge", "kmeans", "mnb")
+         "linreg", "ridge", "kmeans", "mnb", "knn", "dbscan")
 
 
 def row_range(n, nranks, rank):
@@ -100,9 +104,31 @@ def local_data(algo, n, d, start, stop):
     return X, y
 
 
+def neighbor_data(algo, n, d, start, stop):
+    """The rows of the neighbour benchmarks, as algos_neighbors.py makes them."""
+    import algos_neighbors
+
+    if algo == "knn":
+        return algos_neighbors.knn_data(n, d, start, stop)
+    return algos_neighbors.dbscan_data(n, d, start, stop)
+
+
 def run_once(algo, X, y, k):
     """One distributed computation; returns its result."""
     kw = dict(distributed=True)
+    if algo == "knn":
+        from sklearnex.neighbors import KNeighborsClassifier
+
+        import algos_neighbors
+
+        clf = KNeighborsClassifier(algos_neighbors.K, algorithm="brute")
+        return clf.fit(X, y[0]).predict(y[1])
+    if algo == "dbscan":
+        import algos_neighbors
+
+        params = algos_neighbors.DBSCAN_PARAMS
+        return daal4py.dbscan(epsilon=params["eps"], minObservations=params["min_samples"],
+                              **kw).compute(X)
     if algo == "moments":
         return daal4py.low_order_moments(**kw).compute(X)
     if algo == "covariance":
@@ -195,7 +221,11 @@ def main():
 
     daal4py.daalinit(a.threads)
     rank, nranks = daal4py.my_procid(), daal4py.num_procs()
-    X, y = local_data(a.algo, a.n, a.d, *row_range(a.n, nranks, rank))
+    bounds = row_range(a.n, nranks, rank)
+    if a.algo in ("knn", "dbscan"):
+        X, y = neighbor_data(a.algo, a.n, a.d, *bounds)
+    else:
+        X, y = local_data(a.algo, a.n, a.d, *bounds)
 
     times = []
     for _ in range(a.repeat):

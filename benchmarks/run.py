@@ -8,7 +8,9 @@ skspmd runs under this environment's ``mpiexec`` with 1 BLAS thread per rank
 (unbound, and with ``--bind`` also bound one rank per core, as Intel MPI binds
 daal4py's ranks by default); sklearn runs in one process with 1 and with 2 BLAS
 threads; daal4py (optional) runs ``_bench_daal4py.py`` under the ``mpirun``
-beside the given interpreter with 2 ranks x 1 thread. Each cell is the median
+beside the given interpreter with 2 ranks x 1 thread (or the algo's
+``peer = (ranks, threads)``: the logistic regression and kNN peers are
+scikit-learn-intelex in one process with 2 threads). Each cell is the median
 of ``--repeat`` timed fits after one warm-up, with [min-max]. Ratios are other
 time / skspmd time (higher is better for skspmd).
 
@@ -182,7 +184,7 @@ def main():
             n = args.n or algo.n
             d = args.d or algo.d
             # the peer's ranks x threads: daal4py SPMD, 2 x 1 unless the algo says
-            # otherwise (logistic regression: scikit-learn-intelex, 1 process x 2 threads)
+            # otherwise (logistic regression, knn: scikit-learn-intelex, 1 process x 2 threads)
             ranks, threads = getattr(algo, "peer", (2, 1))
             cmd = [
                 mpirun, "-n", str(ranks), args.daal4py_python,

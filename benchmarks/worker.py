@@ -71,18 +71,21 @@ def main():
     from _common import timed
 
     fit(X, y)  # warm-up (imports, first-touch, thread pools)
-    comm_seconds = []
+    comm_seconds, ring_seconds = [], []
     if args.impl == "skspmd":
-        from skspmd._comm import COMM_STATS
+        from skspmd._comm import COMM_STATS, RING_STATS
 
         def fit_measuring_comm():
-            before = COMM_STATS["seconds"]
+            before, ring_before = COMM_STATS["seconds"], RING_STATS["seconds"]
             fit(X, y)
             comm_seconds.append(COMM_STATS["seconds"] - before)
+            ring_seconds.append(RING_STATS["seconds"] - ring_before)
 
         times = timed(fit_measuring_comm, args.repeat, barrier)
         # the slowest rank's share: communication including waiting for others
         comm_seconds = [comm.allreduce(c, op=MPI.MAX) for c in comm_seconds]
+        # waiting for row blocks passed around the ranks (neighbour searches)
+        ring_seconds = [comm.allreduce(c, op=MPI.MAX) for c in ring_seconds]
     else:
         times = timed(lambda: fit(X, y), args.repeat, barrier)
     extra = peak_extra_memory(fit, X, y)
@@ -109,6 +112,7 @@ def main():
                     "max": max(times),
                     "peak_extra": extra,
                     "comm_median": statistics.median(comm_seconds) if comm_seconds else None,
+                    "ring_median": statistics.median(ring_seconds) if ring_seconds else None,
                 }
             ),
             flush=True,
