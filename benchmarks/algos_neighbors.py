@@ -9,7 +9,8 @@
   process with 2 threads (``_bench_daal4py.py --algo knn``).
 - ``dbscan``: DBSCAN (``eps=2``, ``min_samples=10``, ``algorithm='auto'``, which
   is a KD tree at d=10 in both skspmd and scikit-learn) of 100,000 x 10 rows of
-  the same blobs; the peer is daal4py's distributed ``dbscan`` on 2 ranks.
+  the same blobs; the peer is daal4py's distributed ``dbscan`` on 2 ranks
+  (brute force). ``dbscan_brute``: the same with ``algorithm='brute'``.
 
 Each rank's JSON line from ``worker.py`` includes ``ring_median``: the seconds
 a query spent waiting for training blocks to arrive (the part of moving the
@@ -64,20 +65,26 @@ def _sklearn_knn(X, y):
     KNeighborsClassifier(K, algorithm="brute").fit(X, y[0]).predict(y[1])
 
 
-def _skspmd_dbscan(X, y):
-    from skspmd import SPMDDBSCAN
+def _dbscan(module, algorithm):
+    def fit(X, y):
+        import importlib
 
-    SPMDDBSCAN(**DBSCAN_PARAMS).fit(X)
+        cls = importlib.import_module(module)
+        estimator = cls.SPMDDBSCAN if module == "skspmd" else cls.DBSCAN
+        estimator(algorithm=algorithm, **DBSCAN_PARAMS).fit(X)
 
-
-def _sklearn_dbscan(X, y):
-    from sklearn.cluster import DBSCAN
-
-    DBSCAN(**DBSCAN_PARAMS).fit(X)
+    return fit
 
 
 ALGOS = {
     "knn": _KnnAlgo(_skspmd_knn, _sklearn_knn, 500_000, 50, daal4py="knn"),
-    "dbscan": _DbscanAlgo(_skspmd_dbscan, _sklearn_dbscan, 100_000, 10, daal4py="dbscan"),
+    "dbscan": _DbscanAlgo(
+        _dbscan("skspmd", "auto"), _dbscan("sklearn.cluster", "auto"), 100_000, 10,
+        daal4py="dbscan",
+    ),
+    "dbscan_brute": _DbscanAlgo(
+        _dbscan("skspmd", "brute"), _dbscan("sklearn.cluster", "brute"), 100_000, 10,
+        daal4py="dbscan",
+    ),
 }
 
