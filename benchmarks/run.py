@@ -64,6 +64,8 @@ FLOPS = {
     "elastic_net": lambda n, d: n * (d + 1) ** 2,
     "lasso_cv": lambda n, d: n * (d + 1) ** 2,
     "ridge_cv": lambda n, d: 3 * n * (d + 1) ** 2,  # Gram pass, then one GEMM with V
+    "knn": lambda n, d: 2 * (n // 10) * n * d,  # the distance GEMM of n / 10 queries
+    "dbscan_brute": lambda n, d: 2 * n * n * d,  # every pair's distance GEMM
 }
 
 # Passes over the input of the fits that read it more than once (default 1).
