@@ -29,6 +29,18 @@ class dbscan_result(Result):
     -1 for noise; ``nClusters`` (1, 1) int32: clusters over all ranks;
     ``coreIndices`` (n_core_local, 1) int32 and ``coreObservations``
     (n_core_local, p) when asked for with ``resultsToCompute``, else None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skspmd.daal4py as d4p
+    >>> X = np.array([[1.0, 2.0], [2.0, 2.0], [2.0, 3.0], [8.0, 7.0], [8.0, 8.0], [25.0, 80.0]])
+    >>> res = d4p.dbscan(3.0, 2, resultsToCompute="computeCoreIndices").compute(X)
+    >>> res
+    dbscan_result(assignments=array(6, 1), coreIndices=array(5, 1), coreObservations=None,
+                  nClusters=array(1, 1))
+    >>> res.coreIndices.ravel()  # sklearn's core_sample_indices_
+    array([0, 1, 2, 3, 4], dtype=int32)
     """
 
 
