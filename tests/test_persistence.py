@@ -27,6 +27,8 @@ SCRIPT = textwrap.dedent(
         cls = getattr(skspmd, name)
         if not (isinstance(cls, type) and name.startswith("SPMD") and hasattr(cls, "fit")):
             continue
+        if getattr(cls, "_skspmd_collective_queries", False):
+            continue  # the model is the distributed training data (docs/spmd_model.md)
         est = cls()
         needs_y = est.__sklearn_tags__().target_tags.required
         est.fit(X, y) if needs_y else est.fit(X)

@@ -42,10 +42,10 @@ class UnsupportedError(NotImplementedError):
     --------
     >>> import skspmd.daal4py as d4p
     >>> try:
-    ...     d4p.dbscan
+    ...     d4p.svm_training
     ... except d4p.UnsupportedError as exc:
     ...     print(exc)
-    skspmd.daal4py does not provide daal4py's 'dbscan'; it provides ...
+    skspmd.daal4py does not provide daal4py's 'svm_training'; it provides ...
     """
 
 

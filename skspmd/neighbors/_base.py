@@ -90,6 +90,10 @@ class SPMDNeighborsMixin:
     Put it first among the bases, before the scikit-learn estimator.
     """
 
+    # the fitted model is the distributed training data: queries are collective
+    # and need the communicator of fit (a pickled model holds one rank's rows)
+    _skspmd_collective_queries = True
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False  # dense rows only travel between the ranks
