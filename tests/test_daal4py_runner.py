@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 from helpers import bounds, launch
-from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.cluster import DBSCAN, KMeans, kmeans_plusplus
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.naive_bayes import MultinomialNB
 
@@ -175,6 +175,17 @@ def check_kmeans(got, data, blocks):
     np.testing.assert_array_equal(got["assignments"], ref.predict(X[:rpp]))
 
 
+def check_dbscan(got, data, blocks):
+    size = len(blocks)
+    rpp = N // size  # the script's slicing: rpp rows per rank, the rest dropped
+    X = data["blobs"][: rpp * size]
+    ref = DBSCAN(eps=1.5, min_samples=4, algorithm="brute").fit(X)
+    np.testing.assert_array_equal(got["assignments"], ref.labels_[:rpp])
+    assert got["nClusters"].tolist() == [[ref.labels_.max() + 1]]
+    core = ref.core_sample_indices_
+    np.testing.assert_array_equal(got["coreIndices"], core[core < rpp])
+
+
 CHECKS = {
     "low_order_moments_spmd.py": check_low_order_moments,
     "covariance_spmd.py": check_covariance,
@@ -185,6 +196,7 @@ CHECKS = {
     "ridge_regression_spmd.py": check_ridge_regression,
     "naive_bayes_spmd.py": check_naive_bayes,
     "kmeans_spmd.py": check_kmeans,
+    "dbscan_spmd.py": check_dbscan,
 }
 
 

@@ -8,13 +8,13 @@ from ._core import (
     Algorithm,
     Result,
     UnsupportedError,
-    as_table,
     check_bool,
     check_choice,
     check_float,
     check_int,
     parse_flags,
 )
+from ._inputs import as_table
 
 __all__ = ["dbscan", "dbscan_result"]
 
