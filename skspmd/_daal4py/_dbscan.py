@@ -3,7 +3,7 @@
 import numpy as np
 from mpi4py import MPI
 
-from .._comm import agree_on_errors, allreduce
+from .._comm import allreduce
 from ._core import (
     Algorithm,
     Result,
@@ -14,7 +14,6 @@ from ._core import (
     check_int,
     parse_flags,
 )
-from ._inputs import as_table
 
 __all__ = ["dbscan", "dbscan_result"]
 
@@ -100,7 +99,8 @@ class dbscan(Algorithm):
     """
 
     _name = "dbscan"
-    _others = ("weights",)
+    _optional = ("weights",)
+    _one_d = ("weights",)
 
     def __init__(
         self,
@@ -132,32 +132,22 @@ class dbscan(Algorithm):
                     "skspmd runs itself; leave it at its default (-1) and use distributed=True"
                 )
 
-    def compute(self, *args, **kwargs):
-        """Cluster ``data`` (with optional ``weights``); collective when ``distributed``."""
-        inputs = [a for a in args if not (isinstance(a, int) and not isinstance(a, bool))]
-        if len(inputs) < 2 and "weights" not in kwargs:
-            kwargs["weights"] = None
-        return super().compute(*args, **kwargs)
+    def _weights(self, inputs):
+        """This rank's weights as a 1-D array, or None (the same answer on every rank)."""
+        weights = inputs.tables.get("weights")
+        if weights is None:
+            return None
+        if weights.shape[1] != 1:
+            raise ValueError(
+                f"dbscan: weights has {weights.shape[1]} columns; expected one weight per row "
+                "of data, shape (n, 1)"
+            )
+        return weights[:, 0]
 
-    def _weights(self, value, inputs, fmt, rank):
-        """This rank's weights as a 1-D array (None when not given anywhere)."""
-        n = inputs["data"].shape[0]
-        with agree_on_errors(inputs.comm):
-            if value is None:
-                return None
-            W, _ = as_table(value, "dbscan: weights", fmt, rank, np.float64, allow_1d=True)
-            W = np.empty((0, 1)) if W is None else W
-            if W.shape != (n, 1):
-                raise ValueError(
-                    f"dbscan: weights has shape {W.shape}; expected ({n}, 1), one weight "
-                    "per row of data"
-                )
-            return W[:, 0]
-
-    def _run(self, inputs, weights=None, fmt=(), rank=0, **_):
+    def _run(self, inputs, **_):
         from ..cluster import SPMDDBSCAN
 
-        sample_weight = self._weights(weights, inputs, fmt, rank)
+        sample_weight = self._weights(inputs)
         est = SPMDDBSCAN(eps=self.epsilon, min_samples=self.minObservations, algorithm="brute")
         est.fit(inputs["data"], sample_weight=sample_weight)
         # the clusters are numbered 0, 1, ... over all ranks: one more than the largest
@@ -168,7 +158,9 @@ class dbscan(Algorithm):
             assignments=est.labels_.astype(np.int32).reshape(-1, 1),
             nClusters=np.array([[n_clusters]], dtype=np.int32),
             coreIndices=(
-                core.astype(np.int32).reshape(-1, 1) if "computeCoreIndices" in self._flags else None
+                core.astype(np.int32).reshape(-1, 1)
+                if "computeCoreIndices" in self._flags
+                else None
             ),
             coreObservations=(
                 np.ascontiguousarray(est.components_, dtype=self._dtype)
@@ -176,4 +168,3 @@ class dbscan(Algorithm):
                 else None
             ),
         )
-

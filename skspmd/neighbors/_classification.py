@@ -4,38 +4,17 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import DataConversionWarning
-from sklearn.metrics import accuracy_score
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.utils.multiclass import check_classification_targets
 
-from .._base import spmd_fit
-from .._comm import agree_on_errors, allreduce, get_comm
+from .._base import GlobalAccuracyMixin, spmd_fit
+from .._comm import agree_on_errors, get_comm
+from .._validation import global_classes
 from ._base import SPMDNeighborsMixin, as_columns, neighbor_weights
 
 __all__ = ["SPMDKNeighborsClassifier"]
 
-_TEXT = "OSU"  # dtype kinds of string-like labels
 
-
-def _union_classes(y, comm):
-    """Per output, the sorted union of every rank's labels (collective, tiny)."""
-    with agree_on_errors(comm) as step:
-        if y.shape[0]:
-            check_classification_targets(y)
-            step.payload = (y.dtype.kind, [np.unique(y[:, k]) for k in range(y.shape[1])])
-    parts = [p for p in step.gathered if p is not None]
-    kinds = {kind in _TEXT for kind, _ in parts}
-    if len(kinds) > 1:
-        raise ValueError(
-            "y holds labels of different types on different ranks: "
-            + ", ".join(
-                f"rank {r}: {p[0] if p else 'no rows'}" for r, p in enumerate(step.gathered)
-            )
-        )
-    return [np.unique(np.concatenate([p[1][k] for p in parts])) for k in range(y.shape[1])]
-
-
-class SPMDKNeighborsClassifier(SPMDNeighborsMixin, KNeighborsClassifier):
+class SPMDKNeighborsClassifier(SPMDNeighborsMixin, GlobalAccuracyMixin, KNeighborsClassifier):
     """Classifier voting among the k nearest training rows of every MPI rank.
 
     The distributed twin of :class:`sklearn.neighbors.KNeighborsClassifier`:
@@ -143,7 +122,7 @@ class SPMDKNeighborsClassifier(SPMDNeighborsMixin, KNeighborsClassifier):
             )
         self.outputs_2d_ = bool(y.ndim == 2 and y.shape[1] > 1)
         y = as_columns(y)
-        classes = _union_classes(y, comm)
+        classes = [global_classes(y[:, k], comm) for k in range(y.shape[1])]
         codes = np.empty(y.shape, dtype=np.intp)
         for k, classes_k in enumerate(classes):
             codes[:, k] = np.searchsorted(classes_k, y[:, k])
@@ -207,35 +186,3 @@ class SPMDKNeighborsClassifier(SPMDNeighborsMixin, KNeighborsClassifier):
         for k, (counts, classes_k) in enumerate(zip(votes, classes)):
             y_pred[:, k] = classes_k.take(np.argmax(counts, axis=1))
         return y_pred if self.outputs_2d_ else y_pred.ravel()
-
-    def score(self, X, y, sample_weight=None):
-        """Mean accuracy over every rank's rows (collective; same value on every rank).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or None
-            This rank's test rows (possibly none); None: its training rows,
-            each not counted as its own neighbour (leave-one-out).
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Their true labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weights of this rank's rows.
-
-        Returns
-        -------
-        score : float
-            Accuracy (subset accuracy for several outputs) of all ranks' rows.
-        """
-        predicted = self.predict(X)
-        comm = get_comm()
-        with agree_on_errors(comm):
-            local = np.zeros(2)
-            if len(predicted) or len(y):
-                local[0] = accuracy_score(
-                    y, predicted, normalize=False, sample_weight=sample_weight
-                )
-                local[1] = len(y) if sample_weight is None else np.sum(sample_weight)
-        correct, total = allreduce(local, comm=comm)
-        if total == 0:
-            raise ValueError("score needs at least one test row over all ranks")
-        return float(correct / total)
