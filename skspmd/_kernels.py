@@ -125,7 +125,8 @@ def group_sums(X, rows, weights, out, use_compiled=None):
             X, np.ascontiguousarray(rows, dtype=np.int64),
             np.ascontiguousarray(weights, dtype=np.float64), out,
         )
-    from ._stats import GroupSums, block_rows
+    from ._group_stats import GroupSums
+    from ._stats import block_rows
 
     lowest = np.inf
     step = block_rows(X.shape[1], target_bytes=1 << 22)

@@ -152,7 +152,7 @@ def assign_with_inertia(X, weights, x_sq, centers, block, out):
 def first_pass_sums(X, weights, labels, block, onehot, out):
     """Weighted per-cluster sums of all rows into ``out`` (float64), block by block.
 
-    ``onehot`` is a :class:`~skspmd._stats.GroupSums` for ``block`` rows.
+    ``onehot`` is a :class:`~skspmd._group_stats.GroupSums` for ``block`` rows.
     """
     out[...] = 0.0
     for start in range(0, X.shape[0], block):

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._comm import allgather_array, allreduce
-from .._stats import GroupSums
+from .._group_stats import GroupSums
 from ._kmeans_kernels import (
     assign,
     assign_with_inertia,

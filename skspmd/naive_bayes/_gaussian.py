@@ -2,7 +2,7 @@
 
 Gaussian naive Bayes is fitted from per-class sufficient statistics: the
 (weighted) count, mean and centred sum of squares of every feature.
-Each rank computes them for its rows (``skspmd._stats.GroupMoments``), one
+Each rank computes them for its rows (``skspmd._group_stats.GroupMoments``), one
 ``Allgather`` merges them with the pairwise (Chan) update, and every rank
 finishes the model identically.
 """
@@ -13,7 +13,8 @@ from sklearn.utils.multiclass import unique_labels
 
 from .._base import GlobalAccuracyMixin, LocalRowsMixin, spmd_fit
 from .._comm import agree_on_errors, get_comm
-from .._stats import GroupMoments, Moments
+from .._group_stats import GroupMoments
+from .._stats import Moments
 from .._validation import global_classes, validate_spmd_data
 
 __all__ = ["SPMDGaussianNB"]

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_non_negative, validate_data
 from .._base import GlobalAccuracyMixin, LocalRowsMixin, spmd_fit
 from .._comm import agree_on_errors, allreduce, get_comm
 from .._kernels import group_sums
-from .._stats import GroupSums
+from .._group_stats import GroupSums
 from .._validation import validate_spmd_data
 
 __all__ = ["SPMDMultinomialNB"]
