@@ -289,8 +289,27 @@ def report_and_abort(exc, tb=None, skip_files=()):
     """
     status = report_uncaught(exc, tb, skip_files)
     if _world()[1] > 1 and status != 0:
-        MPI.COMM_WORLD.Abort(status)
+        abort_job(status)
     return status
+
+
+# Seconds between writing the last report and MPI_Abort: Hydra's proxies drop
+# output still in their pipes when the abort kills the job (measured: the
+# watchdog's message was lost in about half of the 2-rank runs without it).
+_FORWARD_SECONDS = 0.5
+
+
+def abort_job(status=1):
+    """Flush this rank's output, give the launcher time to forward it, then ``MPI_Abort``."""
+    import time
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed stream must not keep the job alive
+            pass
+    time.sleep(_FORWARD_SECONDS)
+    MPI.COMM_WORLD.Abort(status)
 
 
 def _excepthook(exc_type, exc, tb):

@@ -158,7 +158,9 @@ class Watchdog:
         missing = [q for q in range(size) if q not in present]
         sys.stderr.write(_message(comm, where, waited, self.timeout, present, missing))
         sys.stderr.flush()
-        MPI.COMM_WORLD.Abort(1)  # the queries in flight are never completed: no matter
+        from ._runtime import abort_job
+
+        abort_job(1)  # the queries in flight are never completed: no matter
 
 
 def _ranks(ranks):
