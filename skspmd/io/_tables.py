@@ -163,7 +163,34 @@ def _structured_to_2d(block, fields, dtype):
 # ---------------------------------------------------------------------------
 
 
-class NpyTable:
+class _ArrayTable:
+    """What the ``.npy`` and HDF5 tables share: an array file read by row ranges.
+
+    Subclasses set ``sel`` (the :class:`Selection`), ``one_d`` (a 1-D file),
+    ``file_width`` and ``dtype``, and read raw rows in ``read``.
+    """
+
+    @property
+    def names(self):
+        return self.sel.names
+
+    def _select(self, block):
+        """The selected columns of raw rows (a 1-D file becomes one column when chosen)."""
+        if self.one_d and self.sel.indices is not None:
+            block = block.reshape(-1, 1)
+        return self.sel.apply(block)
+
+    def batches(self, start, stop, batch_rows):
+        for a in range(start, stop, batch_rows):
+            yield self.read(a, min(a + batch_rows, stop))
+
+    def empty(self):
+        if self.one_d and self.sel.indices is None:
+            return np.empty(0, dtype=self.dtype)
+        return self.sel.empty(self.file_width, self.dtype)
+
+
+class NpyTable(_ArrayTable):
     """A ``.npy`` file; C-ordered rows are read with plain file reads (no mapping)."""
 
     kind = "npy"
@@ -209,10 +236,6 @@ class NpyTable:
                 f"but the file ends in row {complete} ({size} of {expected} bytes)"
             )
 
-    @property
-    def names(self):
-        return self.sel.names
-
     def memmap(self, start, stop):
         whole = np.load(self.path, mmap_mode="r")
         return whole[start:stop]
@@ -230,19 +253,8 @@ class NpyTable:
             if got != n * self.row_bytes:
                 raise ValueError(f"{self.path}: truncated .npy file: rows from {start} are missing")
         if self.fields:
-            block = _structured_to_2d(block, self.fields, self.dtype)
-        elif self.one_d and self.sel.indices is not None:
-            block = block.reshape(-1, 1)
-        return self.sel.apply(block)
-
-    def batches(self, start, stop, batch_rows):
-        for a in range(start, stop, batch_rows):
-            yield self.read(a, min(a + batch_rows, stop))
-
-    def empty(self):
-        if self.one_d and self.sel.indices is None:
-            return np.empty(0, dtype=self.dtype)
-        return self.sel.empty(self.file_width, self.dtype)
+            return self.sel.apply(_structured_to_2d(block, self.fields, self.dtype))
+        return self._select(block)
 
     def close(self):
         pass
@@ -383,7 +395,7 @@ def _find_dataset(h5py, handle, key, path):
     return handle[found[0]]
 
 
-class HDF5Table:
+class HDF5Table(_ArrayTable):
     """One dataset of an HDF5 file, read by hyperslab (``dataset[start:stop]``).
 
     Column names come from a compound dataset's fields, or from a
@@ -440,10 +452,6 @@ class HDF5Table:
             file_names = self.sel.names
         self.dtype = _numeric_dtype(path, file_names or ["(data)"] * len(dtypes), dtypes)
 
-    @property
-    def names(self):
-        return self.sel.names
-
     def read(self, start, stop):
         try:
             if self.fields:
@@ -458,18 +466,7 @@ class HDF5Table:
             block = self.dataset[start:stop]
         except OSError as exc:
             raise ValueError(f"{self.path}: rows {start} to {stop}: cannot read: {exc}") from None
-        if self.one_d and self.sel.indices is not None:
-            block = block.reshape(-1, 1)
-        return self.sel.apply(block)
-
-    def batches(self, start, stop, batch_rows):
-        for a in range(start, stop, batch_rows):
-            yield self.read(a, min(a + batch_rows, stop))
-
-    def empty(self):
-        if self.one_d and self.sel.indices is None:
-            return np.empty(0, dtype=self.dtype)
-        return self.sel.empty(self.file_width, self.dtype)
+        return self._select(block)
 
     def close(self):
         self.file.close()
