@@ -148,18 +148,26 @@ class GlobalAccuracyMixin:
         score : float
             Accuracy over the rows of every rank (weighted when
             ``sample_weight`` is given); the same value on every rank. Each
-            rank predicts its own rows; one ``Allreduce`` of two numbers
-            adds the (weighted) counts of correct and of all rows.
+            rank predicts its own rows; one ``Allreduce`` of three numbers
+            adds the (weighted) counts of correct and of all rows. Raises
+            ``ValueError`` on every rank when no rank has a test row, as
+            :func:`sklearn.metrics.accuracy_score` does on empty input.
         """
         check_is_fitted(self)
         comm = get_comm()
         with agree_on_errors(comm):
-            local = np.zeros(2)
+            local = np.zeros(3)
             predicted = self.predict(X)
             if len(predicted) or len(y):
                 local[0] = accuracy_score(
                     y, predicted, normalize=False, sample_weight=sample_weight
                 )
                 local[1] = len(y) if sample_weight is None else np.sum(sample_weight)
-        correct, total = allreduce(local, comm=comm)
+                local[2] = len(y)
+        correct, total, n_rows = allreduce(local, comm=comm)
+        if n_rows == 0:
+            raise ValueError(
+                "Found empty input array on every rank: score needs at least one "
+                "test row over all ranks."
+            )
         return float(correct / total)

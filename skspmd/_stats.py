@@ -21,9 +21,12 @@ block's mean) in one pass and correct it to the mean, under a guard that falls
 back to the per-block Chan route when the shift is too far from the mean.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import assert_all_finite
 
 from ._comm import agree_on_errors, allgather_array, allgather_arrays, allreduce, get_comm
@@ -37,6 +40,8 @@ __all__ = [
     "column_mean",
     "constant_features",
     "gram",
+    "r2_from_moments",
+    "ratio_score",
     "symmetrize",
     "syrk",
 ]
@@ -117,6 +122,41 @@ def constant_features(var, mean, n_samples):
     """
     eps = np.finfo(np.float64).eps
     return var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
+
+
+def ratio_score(numerator, denominator):
+    """``1 - numerator / denominator`` per output, averaged uniformly.
+
+    scikit-learn's ``force_finite`` conventions of ``r2_score`` and
+    ``explained_variance_score``: an output with a zero denominator scores
+    1.0 when its numerator is zero too, else 0.0.
+    """
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    score = np.ones_like(denominator)
+    nonzero = denominator != 0
+    score[nonzero] = 1.0 - numerator[nonzero] / denominator[nonzero]
+    score[~nonzero & (numerator != 0)] = 0.0
+    return float(score.mean())
+
+
+def r2_from_moments(moments, n_outputs):
+    """scikit-learn's ``r2_score`` (outputs averaged) from merged :class:`Moments`.
+
+    ``moments`` are the merged (weighted) moments of the columns
+    ``[Y, Y - predictions]`` over every rank's rows: the total sum of squares
+    is the first ``n_outputs`` columns' ``m2`` (about the global weighted mean
+    of ``Y``), the residual sum of squares the last ``n_outputs`` columns'
+    weighted sum of squares. Fewer than two rows give NaN with scikit-learn's
+    warning.
+    """
+    if moments.n_rows < 2:
+        warnings.warn(
+            "R^2 score is not well-defined with less than two samples.",
+            UndefinedMetricWarning,
+        )
+        return float("nan")
+    return ratio_score(moments.sum_squares[n_outputs:], moments.m2[:n_outputs])
 
 
 def _weighted_blocks(X, sample_weight, step):

@@ -124,6 +124,15 @@ def test_predict_local_score_global():
         assert len(set(WORLD.allgather(score))) == 1
 
 
+def test_score_with_no_test_row_on_any_rank_raises_everywhere():
+    X, y = _digits()
+    ours = SPMDMultinomialNB().fit(*local("even", X, y))
+    with pytest.raises(ValueError, match="0 sample"):
+        MultinomialNB().fit(X, y).score(X[:0], y[:0])
+    with pytest.raises(ValueError, match="empty input array on every rank"):
+        ours.score(X[:0], y[:0])
+
+
 # ---------------------------------------------------------------------------
 # Bad input: the same error on every rank
 # ---------------------------------------------------------------------------

@@ -22,22 +22,20 @@ then runs on ``R_xx`` and ``z``, small and replicated, without ever forming
 ``singular_`` come out as scipy's ``lstsq`` on the whole data reports them.
 """
 
-import warnings
 from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
 from joblib import Parallel, delayed
 from scipy import optimize
-from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.utils.validation import check_is_fitted
 
 from .._base import LocalRowsMixin, spmd_fit
 from .._comm import agree_on_errors, allgather_array, get_comm, replicate
-from .._stats import CrossProducts, Moments, column_mean
-from .._validation import validate_spmd_data
+from .._stats import CrossProducts, Moments, column_mean, r2_from_moments
 from .._tsqr import NORMAL_EQUATIONS_MAX_COND, conditioned_cholesky, tsqr_r
+from .._validation import validate_spmd_data
 from ._incremental import LeastSquaresPartialFit
 
 __all__ = ["SPMDLinearRegression"]
@@ -264,21 +262,7 @@ class _GlobalR2Mixin:
             pred = np.asarray(X, dtype=np.float64) @ coef.T.astype(np.float64)
             pred += np.asarray(self.intercept_, dtype=np.float64)
             moments = Moments.from_rows(np.hstack((Y, Y - pred)), data.sample_weight)
-        moments = moments.allreduce(comm)
-        if data.n_samples < 2:
-            warnings.warn(
-                "R^2 score is not well-defined with less than two samples.",
-                UndefinedMetricWarning,
-            )
-            return float("nan")
-        k = Y.shape[1]
-        total = moments.m2[:k]
-        residual = moments.sum_squares[k:]
-        scores = np.ones(k)
-        valid = (total != 0) & (residual != 0)
-        scores[valid] = 1.0 - residual[valid] / total[valid]
-        scores[(residual != 0) & (total == 0)] = 0.0
-        return float(np.mean(scores))
+        return r2_from_moments(moments.allreduce(comm), Y.shape[1])
 
 
 # ---------------------------------------------------------------------------

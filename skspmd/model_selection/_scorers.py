@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import is_classifier
 
 from .._comm import agree_on_errors, allgather_object, allreduce, get_comm
-from .._stats import Moments
+from .._stats import Moments, ratio_score
 
 __all__ = ["GlobalScorer", "SCORERS", "get_scorer", "get_scorer_names"]
 
@@ -231,23 +231,14 @@ def _regression_partials(y, pred, comm):
     return sums[:k], sums[k : 2 * k], sums[-1], y_moments, r_moments
 
 
-def _ratio_score(numerator, denominator):
-    """1 - num/den per output, with sklearn's force_finite conventions, averaged."""
-    score = np.ones_like(denominator)
-    nonzero = denominator != 0
-    score[nonzero] = 1 - numerator[nonzero] / denominator[nonzero]
-    score[(~nonzero) & (numerator != 0)] = 0.0
-    return float(score.mean())
-
-
 def _r2(y, pred, est, comm):
     sse, _, _, y_m, _ = _regression_partials(y, pred, comm)
-    return _ratio_score(sse, y_m.m2)
+    return ratio_score(sse, y_m.m2)
 
 
 def _explained_variance(y, pred, est, comm):
     _, _, _, y_m, r_m = _regression_partials(y, pred, comm)
-    return _ratio_score(r_m.m2, y_m.m2)
+    return ratio_score(r_m.m2, y_m.m2)
 
 
 def _mse(y, pred, est, comm):

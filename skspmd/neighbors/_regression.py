@@ -1,14 +1,12 @@
 """SPMDKNeighborsRegressor: k-nearest-neighbour averages over the rows of every rank."""
 
-import warnings
 
 import numpy as np
-from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.neighbors import KNeighborsRegressor
 
 from .._base import spmd_fit
 from .._comm import agree_on_errors, get_comm
-from .._stats import Moments
+from .._stats import Moments, r2_from_moments
 from ._base import SPMDNeighborsMixin, as_columns, neighbor_weights
 
 __all__ = ["SPMDKNeighborsRegressor"]
@@ -168,17 +166,4 @@ class SPMDKNeighborsRegressor(SPMDNeighborsMixin, KNeighborsRegressor):
                 raise ValueError(f"y has shape {np.shape(y)}, the predictions {P.shape}")
             weights = None if sample_weight is None else np.asarray(sample_weight, np.float64)
             moments = Moments.from_rows(np.hstack((Y, Y - P)), weights)
-        moments = moments.allreduce(comm)
-        if moments.n_rows < 2:
-            warnings.warn(
-                "R^2 score is not well-defined with less than two samples.",
-                UndefinedMetricWarning,
-            )
-            return float("nan")
-        k = Y.shape[1]
-        total, residual = moments.m2[:k], moments.sum_squares[k:]
-        scores = np.ones(k)
-        valid = (total != 0) & (residual != 0)
-        scores[valid] = 1.0 - residual[valid] / total[valid]
-        scores[(residual != 0) & (total == 0)] = 0.0
-        return float(np.mean(scores))
+        return r2_from_moments(moments.allreduce(comm), Y.shape[1])
