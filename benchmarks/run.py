@@ -130,6 +130,8 @@ def main():
                         help="also run skspmd at the largest rank count bound to cores")
     parser.add_argument("--busy", action="store_true",
                         help="run one busy process per core beside every measurement")
+    parser.add_argument("--skip-sklearn", action="store_true",
+                        help="leave out the sklearn columns (e.g. for a --busy comparison with daal4py)")
     parser.add_argument("--keep-openblas-env", action="store_true",
                         help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for the children")
     args = parser.parse_args()
@@ -173,7 +175,7 @@ def main():
             row[key] = res
             if err:
                 print(f"{name}: {key} failed: {err}", file=sys.stderr)
-        for t in (1, 2):
+        for t in () if args.skip_sklearn else (1, 2):
             res, err = _run(
                 [sys.executable, worker, "--impl", "sklearn"] + common, _env(t), args.timeout,
                 args.busy,
