@@ -47,14 +47,6 @@ FITS = {
     "MultinomialNB": (SPMDMultinomialNB, {}, "labels"),
     "KMeans": (SPMDKMeans, dict(n_clusters=4, n_init=1, max_iter=3, random_state=0), None),
 }
-XFAIL = {
-    "KMeans": (
-        "SPMDKMeans centres X on its global mean in place: a copy with copy_x=True "
-        "(as sklearn), and a read-only map cannot be modified with copy_x=False"
-    ),
-}
-
-
 @pytest.fixture(scope="module")
 def mapped(tmp_path_factory):
     """This rank's blocks of X, y and labels in shared .npy files, memory-mapped."""
@@ -85,9 +77,7 @@ def test_validation_keeps_the_memory_map(mapped):
 
 
 @pytest.mark.parametrize("name", sorted(FITS))
-def test_fit_on_a_memory_map_makes_no_copy(mapped, name, request):
-    if name in XFAIL:
-        request.applymarker(pytest.mark.xfail(reason=XFAIL[name], strict=True))
+def test_fit_on_a_memory_map_makes_no_copy(mapped, name):
     Est, params, target = FITS[name]
     X = mapped["X"]
     assert isinstance(X, np.memmap)

@@ -1,5 +1,6 @@
 """SPMDKMeans against sklearn's KMeans fitted on the whole data."""
 
+import os
 import warnings
 
 import numpy as np
@@ -210,6 +211,71 @@ def test_copy_x_false_restores_data():
     before = X_local.copy()
     SPMDKMeans(3, random_state=0, copy_x=False).fit(X_local)
     np.testing.assert_allclose(X_local, before, rtol=0, atol=1e-12)
+
+
+MAPPED_CASES = {
+    "k-means++": (_blobs(n=300, d=4, k=5) + 50.0, dict(n_clusters=5, n_init=2, random_state=3)),
+    "random": (load_iris().data, dict(n_clusters=4, init="random", n_init=3, random_state=0)),
+    "float32": (
+        _blobs(n=300, d=4, k=4, std=0.5, seed=8).astype(np.float32),
+        dict(n_clusters=4, random_state=0),
+    ),
+    "max_iter=2": (
+        _blobs(n=400, d=5, k=8, std=3.0, seed=2),
+        dict(n_clusters=8, max_iter=2, tol=0.0, random_state=1),
+    ),
+    "relocation": (
+        _blobs(n=200, d=3, k=3, seed=5),
+        dict(n_clusters=6, n_init=1, init="relocation"),
+    ),
+}
+
+
+@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("case", sorted(MAPPED_CASES))
+@pytest.mark.parametrize("how", ["mmap", "read-only, copy_x=False", "mmap, numpy kernels"])
+def test_mapped_or_read_only_input_is_centred_by_blocks(
+    shared_tmp_path, split, case, how, monkeypatch
+):
+    """A memory-mapped (or read-only with copy_x=False) X: sklearn's fit, X untouched, no copy."""
+    from skspmd.cluster import _kmeans_kernels
+
+    X, params = MAPPED_CASES[case]
+    params = dict(params)
+    if params.get("init") == "relocation":  # two clusters empty after the first step
+        params["init"] = np.vstack([X[[0, 50, 120]], np.full((2, 3), 1e3), [[-1e3, 0, 0]]])
+    weights = np.random.default_rng(1).integers(1, 4, X.shape[0]).astype(float)
+    ref = KMeans(**params).fit(X, sample_weight=weights)
+    X_local, w_local = local(split, X, weights)
+    if "mmap" in how:
+        path = os.path.join(shared_tmp_path, f"{case}.npy")
+        if RANK == 0:
+            np.save(path, X)
+        WORLD.Barrier()
+        start = WORLD.exscan(X_local.shape[0]) or 0
+        X_local = np.load(path, mmap_mode="r")[start : start + X_local.shape[0]]
+    else:
+        X_local = X_local.copy()
+        X_local.setflags(write=False)
+        params["copy_x"] = False
+    if "numpy" in how:
+        monkeypatch.setattr(_kmeans_kernels, "lloyd_iter_chunked_dense", None)
+    before = np.array(X_local)
+    seen = []
+    init = _kmeans_kernels.CentredRows.__init__
+    monkeypatch.setattr(  # small chunks: several per rank
+        _kmeans_kernels.CentredRows, "chunk_rows", lambda rows: seen.append(1) or 256
+    )
+    monkeypatch.setattr(
+        _kmeans_kernels.CentredRows,
+        "__init__",
+        lambda rows, *args: seen.append(0) or init(rows, *args),
+    )
+    ours = SPMDKMeans(**params).fit(X_local, sample_weight=w_local)
+    tol = dict(rtol=1e-5, atol=1e-4) if X.dtype == np.float32 else {}
+    _check(ours, ref, X_local, **tol)
+    np.testing.assert_array_equal(X_local, before)
+    assert 0 in seen  # the centred-by-blocks path ran
 
 
 def test_random_state_none_is_replicated():

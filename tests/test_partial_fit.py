@@ -9,12 +9,13 @@ from helpers import SPLITS, WORLD, assert_replicated, assert_same_fit, local
 from sklearn.covariance import EmpiricalCovariance
 from sklearn.decomposition import IncrementalPCA
 from sklearn.linear_model import LinearRegression, Ridge
-from sklearn.naive_bayes import MultinomialNB
+from sklearn.naive_bayes import GaussianNB, MultinomialNB
 from sklearn.preprocessing import StandardScaler
 
 from skspmd import (
     SPMDBasicStatistics,
     SPMDEmpiricalCovariance,
+    SPMDGaussianNB,
     SPMDIncrementalPCA,
     SPMDLinearRegression,
     SPMDMultinomialNB,
@@ -210,16 +211,74 @@ def test_linear_regression_partial_fit_rank_deficient_and_ill_conditioned():
     np.testing.assert_allclose(est.predict(X_ill), ref.predict(X_ill), rtol=1e-6)
 
 
-def test_linear_partial_fit_after_fit_starts_over_with_a_warning():
-    est = SPMDRidge().fit(*local("even", X_ALL, Y_ALL))
-    with pytest.warns(UserWarning, match="fitted by fit"):
-        est.partial_fit(*local("even", X_ALL[:40], Y_ALL[:40]))
-    assert_same_fit(est, Ridge().fit(X_ALL[:40], Y_ALL[:40]), rtol=1e-8, exclude=("solver_",))
-    est = SPMDLinearRegression().partial_fit(*local("even", X_ALL, Y_ALL))
-    est.fit(*local("even", X_ALL[:50], Y_ALL[:50]))
-    with pytest.warns(UserWarning, match="fitted by fit"):
-        est.partial_fit(*local("even", X_ALL[50:], Y_ALL[50:]))
-    assert_same_fit(est, LinearRegression().fit(X_ALL[50:], Y_ALL[50:]), rtol=1e-8)
+@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("Ours, Ref, params", _linear_cases(), ids=lambda v: str(v)[:40])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_linear_partial_fit_after_fit_continues(split, Ours, Ref, params, weighted):
+    # fit on the first 50 rows, then partial_fit on two batches: fit on all 83 rows
+    w = W_ALL if weighted else None
+    est = Ours(**params).fit(
+        *local(split, X_ALL[:50], Y_ALL[:50]),
+        sample_weight=local(split, w[:50]) if weighted else None,
+    )
+    for a, b in BATCHES[3:]:
+        est.partial_fit(
+            *local(split, X_ALL[a:b], Y_ALL[a:b]),
+            sample_weight=local(split, w[a:b]) if weighted else None,
+        )
+    ref = Ref(**params).fit(X_ALL, Y_ALL, sample_weight=w)
+    assert_same_fit(est, ref, rtol=1e-8, atol=1e-10, exclude=("solver_", "n_iter_"))
+    assert_replicated(est)
+    # fit starts over
+    est.fit(*local(split, X_ALL[50:], Y_ALL[50:]))
+    assert_same_fit(
+        est, Ref(**params).fit(X_ALL[50:], Y_ALL[50:]), rtol=1e-8, exclude=("solver_", "n_iter_")
+    )
+
+
+def test_linear_regression_partial_fit_after_an_ill_conditioned_fit_continues():
+    # fit takes the TSQR route (condition number ~1e6): partial_fit continues from R^T R
+    X_ill = X_ALL * np.logspace(0, -6, D)
+    est = SPMDLinearRegression().fit(*local("uneven", X_ill[:50], Y_ALL[:50]))
+    assert est._solver == "tsqr"
+    with pytest.warns(RuntimeWarning, match="ill-conditioned"):
+        est.partial_fit(*local("uneven", X_ill[50:], Y_ALL[50:]))
+    ref = LinearRegression().fit(X_ill, Y_ALL)
+    np.testing.assert_allclose(est.predict(X_ill), ref.predict(X_ill), rtol=1e-6)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_every_partial_fit_after_fit_continues(split):
+    """fit on the first rows, then partial_fit: as sklearn's twin, or fit on every row seen."""
+    head, tail = slice(0, 50), slice(50, N)
+    pairs = [
+        (SPMDStandardScaler(), StandardScaler(), (X_ALL,), {}),
+        (SPMDIncrementalPCA(3), IncrementalPCA(3), (X_ALL,), dict(rtol=1e-9, atol=1e-10)),
+        (SPMDMultinomialNB(), MultinomialNB(), (COUNTS, LABELS), {}),
+        (SPMDGaussianNB(), GaussianNB(), (X_ALL, LABELS), dict(rtol=1e-9)),
+    ]
+    def rows(arrays, part):
+        out = local(split, *(a[part] for a in arrays))
+        return out if len(arrays) > 1 else (out,)
+
+    for ours, ref, data, tol in pairs:
+        ours.fit(*rows(data, head))
+        ours.partial_fit(*rows(data, tail))
+        ref.fit(*(a[head] for a in data)).partial_fit(*(a[tail] for a in data))
+        assert_same_fit(ours, ref, **tol)
+        assert_replicated(ours)
+    for ours, ref in [
+        (SPMDEmpiricalCovariance(), EmpiricalCovariance()),
+        (SPMDBasicStatistics(), None),
+    ]:
+        ours.fit(local(split, X_ALL[head])).partial_fit(local(split, X_ALL[tail]))
+        if ref is not None:
+            assert_same_fit(ours, ref.fit(X_ALL), rtol=1e-10)
+        else:
+            for name, value in _moments(X_ALL).items():
+                np.testing.assert_allclose(getattr(ours, name), value, rtol=1e-11)
+            assert ours.n_samples_seen_ == N
+        assert_replicated(ours)
 
 
 def test_partial_fit_rejects_changed_n_features_on_every_rank():

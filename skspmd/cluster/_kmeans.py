@@ -18,6 +18,7 @@ the tolerance, mean feature variance times ``tol``, from
 runs the ``n_init`` runs and keeps the best.
 """
 
+import mmap
 import warnings
 
 import numpy as np
@@ -32,12 +33,26 @@ from .._comm import agree_on_errors, allreduce, bcast_array, get_comm
 from .._stats import Moments, column_mean
 from .._threads import one_blas_thread
 from .._validation import validate_spmd_data
-from ._kmeans_kernels import ROWS_FORMAT, assign, distances_to_assigned, lloyd_block_rows
+from ._kmeans_kernels import ROWS_FORMAT, CentredRows, assign, distances_to_assigned, lloyd_block_rows
 from ._lloyd import lloyd, same_clustering
 from ._seeding import draw_rows, greedy_plusplus, shared_random_state
 from ._shard import Shard
 
 __all__ = ["SPMDKMeans"]
+
+
+def _memory_mapped(X):
+    """Whether ``X`` is (a view of) a memory map, such as ``read_rows(path, mmap=True)``."""
+    while isinstance(X, np.ndarray):
+        if isinstance(X, np.memmap):
+            return True
+        X = X.base
+    return isinstance(X, mmap.mmap)
+
+
+def _read_only(X):
+    """Whether validated dense ``X`` must not be centred in place: memory-mapped or read-only."""
+    return _memory_mapped(X) or not X.flags.writeable
 
 
 class SPMDKMeans(LocalRowsMixin, KMeans):
@@ -74,7 +89,13 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
         RandomState instance is first set to rank 0's state on every rank;
         ``None`` draws a seed from rank 0's global NumPy generator.
     copy_x : bool, default=True
-        If False, the data are centred in place and restored after ``fit``.
+        Dense data are centred on their global mean (as scikit-learn does).
+        If True, on a copy of this rank's rows; if False, in place, and
+        restored after ``fit``. A memory-mapped ``X`` (such as
+        ``skspmd.io.read_rows(path, mmap=True)``), and with ``copy_x=False``
+        a read-only ``X``, is neither copied nor modified: its rows are
+        centred block by block as each pass reads them (the same values;
+        the extra memory is a block of about 1 MiB).
     algorithm : {'lloyd', 'elkan'}, default='lloyd'
         ``'elkan'`` is accepted and runs the same Lloyd iterations: both reach
         the same fixed point (scikit-learn documents that they give the same
@@ -194,23 +215,26 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
         init = self._check_init(X, comm)
         self._resolve_n_init()
         self._resolve_algorithm()
-        # agrees on the weights (raises on every rank if they are all zero);
-        # the shard's norms are computed on first use, from the centred rows
-        shard = Shard(X, data.sample_weight, data.counts, comm, n_clusters=self.n_clusters)
         X_mean = self._global_mean_and_tolerance(X, comm)
 
-        # centre dense data (in place) on the global mean for more accurate distances
-        if X_mean is not None:
+        # centre dense data on the global mean for more accurate distances: in place,
+        # or block by block as the passes read X when it must stay untouched
+        in_place = X_mean is not None and not _read_only(X)
+        rows = CentredRows(X, X_mean) if X_mean is not None and not in_place else X
+        # agrees on the weights (raises on every rank if they are all zero);
+        # the shard's norms are computed on first use, from the centred rows
+        shard = Shard(rows, data.sample_weight, data.counts, comm, n_clusters=self.n_clusters)
+        if in_place:
             X -= X_mean
-            if not isinstance(init, str):
-                init -= X_mean
+        if X_mean is not None and not isinstance(init, str):
+            init -= X_mean
         random_state = shared_random_state(self.random_state, comm)
         with one_blas_thread():
             best = self._best_run(shard, init, random_state)
 
         centers = best.centers
         if X_mean is not None:
-            if not self.copy_x:
+            if in_place and not self.copy_x:
                 X += X_mean
             centers = centers + X_mean
         if best.n_distinct < self.n_clusters:
@@ -245,7 +269,7 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
         X, data = validate_spmd_data(
             self,
             X,
-            copy=self.copy_x,
+            copy=self.copy_x and not _memory_mapped(X),
             local_check=reject_callable_init,
             sample_weight=sample_weight,
             comm=comm,

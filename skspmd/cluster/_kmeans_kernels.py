@@ -23,15 +23,19 @@ from .._threads import num_threads
 
 __all__ = [
     "ROWS_FORMAT",
+    "CentredRows",
     "assign",
     "assign_with_inertia",
     "candidate_distances",
+    "candidate_potentials",
     "distances_to_assigned",
     "first_pass_sums",
     "lloyd_block_rows",
     "moved_sums",
     "rows_of",
+    "squared_norms",
     "squared_norms64",
+    "update_closest",
 ]
 
 # The rows the kernels take, as parameters of sklearn's check_array/validate_data:
@@ -39,6 +43,41 @@ __all__ = [
 ROWS_FORMAT = dict(
     accept_sparse="csr", dtype=[np.float64, np.float32], order="C", accept_large_sparse=False
 )
+
+
+class CentredRows:
+    """Dense rows minus their mean, centred block by block as they are read.
+
+    For an ``X`` that must be neither copied nor modified (memory-mapped or
+    read-only): ``rows[a:b]`` and ``rows[idx]`` return ``X[...] - mean``, a
+    new array in X's dtype holding bit for bit the values that the in-place
+    ``X -= mean`` of scikit-learn's KMeans gives. The kernels here only read
+    rows through such slices (and :func:`assign` calls scikit-learn's E-step
+    on consecutive chunks of them), so their extra memory is one chunk.
+    """
+
+    ndim = 2
+
+    def __init__(self, X, mean):
+        self.X = X
+        self.mean = mean
+        self.shape = X.shape
+        self.dtype = X.dtype
+
+    def __getitem__(self, rows):
+        block = self.X[rows]
+        if np.may_share_memory(block, self.X):  # a slice: a view of X
+            return np.subtract(block, self.mean, dtype=self.dtype)
+        return np.subtract(block, self.mean, out=block)  # already a copy (fancy index)
+
+    def chunk_rows(self):
+        """Rows per chunk of :func:`assign`: about 1 MiB, a multiple of 256 rows.
+
+        scikit-learn's E-step works on 256-row chunks, so calling it on
+        chunks of a multiple of 256 rows reproduces its partition of the rows.
+        """
+        rows = block_rows(self.shape[1], self.dtype.itemsize, 4 * BLOCK_BYTES)
+        return max(256, rows // 256 * 256)
 
 
 def lloyd_block_rows(n_features, n_clusters, itemsize=8):
@@ -53,6 +92,17 @@ def lloyd_block_rows(n_features, n_clusters, itemsize=8):
     return int(np.clip(block_rows(max(n_features, n_clusters), itemsize), 256, 8192))
 
 
+def squared_norms(X):
+    """Squared row norms in X's dtype (by blocks for :class:`CentredRows`)."""
+    if not isinstance(X, CentredRows):
+        return row_norms(X, squared=True)
+    out = np.empty(X.shape[0], dtype=X.dtype)
+    step = block_rows(X.shape[1], X.dtype.itemsize)
+    for start in range(0, X.shape[0], step):
+        out[start : start + step] = row_norms(X[start : start + step], squared=True)
+    return out
+
+
 def squared_norms64(X):
     """Squared row norms in float64, of float32 rows upcast block by block.
 
@@ -60,7 +110,7 @@ def squared_norms64(X):
     ``euclidean_distances`` upcasts chunks and ignores float32 norms).
     """
     if X.dtype == np.float64:
-        return row_norms(X, squared=True)
+        return squared_norms(X)
     out = np.empty(X.shape[0])
     step = block_rows(X.shape[1])
     for start in range(0, X.shape[0], step):
@@ -120,6 +170,13 @@ def assign(X, centers, block, out=None, weights=None):
     labels = np.empty(X.shape[0], dtype=np.int32) if out is None else out
     if X.shape[0] == 0:
         return labels
+    if isinstance(X, CentredRows) and lloyd_iter_chunked_dense is not None:
+        step = X.chunk_rows()
+        for a in range(0, X.shape[0], step):
+            b = min(a + step, X.shape[0])
+            w = None if weights is None else weights[a:b]
+            assign(X[a:b], centers, block, out=labels[a:b], weights=w)
+        return labels
     kernel = lloyd_iter_chunked_sparse if sp.issparse(X) else lloyd_iter_chunked_dense
     if kernel is not None:
         kernel(
@@ -168,7 +225,7 @@ def moved_sums(X, weights, idx, old, new, n_clusters, out):
     One sparse matrix with two entries per moved row (``+w`` at the new
     cluster, ``-w`` at the old one) times the moved rows, over blocks of rows.
     """
-    step = 1 << 16
+    step = block_rows(X.shape[1], X.dtype.itemsize, 4 * BLOCK_BYTES)
     for start in range(0, idx.size, step):
         part = idx[start : start + step]
         m = part.size
@@ -210,6 +267,29 @@ def distances_to_assigned(X, centers, labels, block, x_sq=None):
     return out
 
 
+def _candidate_chunks(X, x_sq64, rows, block):
+    """``(start, stop, d)``: float64 squared distances (chunk rows x candidates) per chunk.
+
+    ``x_sq64`` None: the chunk's norms are computed from the chunk (the same
+    values, row by row).
+    """
+    rows64 = rows.astype(np.float64)
+    r_sq = row_norms(rows64, squared=True)
+    step = max(block, block_rows(max(X.shape[1], rows.shape[0]), 8, 16 * BLOCK_BYTES))
+    if isinstance(X, CentredRows):  # each chunk is a centred copy: keep it small
+        step = min(step, X.chunk_rows())
+    for start in range(0, X.shape[0], step):
+        stop = min(start + step, X.shape[0])
+        chunk = X[start:stop].astype(np.float64, copy=False)
+        d = np.asarray(chunk @ rows64.T)  # (block rows x candidates): the fast GEMM shape
+        d *= -2
+        d += r_sq
+        d += (row_norms(chunk, squared=True) if x_sq64 is None else x_sq64[start:stop])[:, None]
+        np.maximum(d, 0, out=d)
+        del chunk  # a centred copy for CentredRows: one at a time
+        yield start, stop, d
+
+
 def candidate_distances(X, x_sq64, rows, block):
     """Squared distances (rows x X) as scikit-learn's k-means++ computes them.
 
@@ -219,17 +299,29 @@ def candidate_distances(X, x_sq64, rows, block):
     rows are 16 times larger than the Lloyd blocks: only a few candidates
     are compared.
     """
-    rows64 = rows.astype(np.float64)
-    r_sq = row_norms(rows64, squared=True)
     out = np.empty((rows.shape[0], X.shape[0]), dtype=X.dtype)
-    step = max(block, block_rows(max(X.shape[1], rows.shape[0]), 8, 16 * BLOCK_BYTES))
-    for start in range(0, X.shape[0], step):
-        stop = min(start + step, X.shape[0])
-        chunk = X[start:stop].astype(np.float64, copy=False)
-        d = np.asarray(chunk @ rows64.T)  # (block rows x candidates): the fast GEMM shape
-        d *= -2
-        d += r_sq
-        d += x_sq64[start:stop, None]
-        np.maximum(d, 0, out=d)
+    for start, stop, d in _candidate_chunks(X, x_sq64, rows, block):
         out[:, start:stop] = d.T
     return out
+
+
+def candidate_potentials(X, rows, block, closest, weights):
+    """``sum_x w(x) min(closest(x), d(r, x))`` for every candidate row ``r``, chunk by chunk.
+
+    The potentials of :func:`candidate_distances` without its
+    ``candidates x n`` array (for rows that are not held in memory): the
+    distances are the same values, the sums are accumulated in float64
+    chunk by chunk. The rows' norms are computed from each chunk.
+    """
+    pots = np.zeros(rows.shape[0])
+    for start, stop, d in _candidate_chunks(X, None, rows, block):
+        d = np.minimum(d.astype(X.dtype, copy=False), closest[start:stop, None])
+        pots += weights[start:stop].astype(np.float64) @ d
+    return pots
+
+
+def update_closest(X, rows, block, closest, best):
+    """``closest = min(closest, d(rows[best], x))`` in place, as :func:`candidate_potentials` computes d."""
+    for start, stop, d in _candidate_chunks(X, None, rows, block):
+        part = closest[start:stop]
+        np.minimum(part, d[:, best].astype(X.dtype, copy=False), out=part)

@@ -93,6 +93,10 @@ class _LocalLabels:
         self.sums = np.zeros((n_clusters, shard.X.shape[1]))
         self._onehot = GroupSums(n_clusters, shard.block, shard.X.dtype)
 
+    def spare(self):
+        """The labels buffer that :meth:`step` writes next (free until then)."""
+        return self._new
+
     def step(self, centers, with_inertia):
         """Relabel this rank's rows for ``centers``; this rank's :class:`StepStats`.
 
@@ -135,8 +139,8 @@ def _relocate_empty_clusters(shard, centers_old, merged, labels):
     X, sums, wsum = shard.X, merged.sums, merged.weights
     empty = np.flatnonzero(wsum == 0)
     m, n = empty.size, X.shape[0]
-    dist = distances_to_assigned(X, centers_old, labels, shard.block, shard.x_sq)
-    dist = dist.astype(np.float64)
+    dist = distances_to_assigned(X, centers_old, labels, shard.block, shard.sparse_norms())
+    dist = dist.astype(np.float64, copy=False)
     take = min(m, n)
     offer = np.tile([-np.inf, -1.0], (m, 1))
     if take:
@@ -180,9 +184,14 @@ def _run_totals(shard, centers, labels, n_clusters):
 
     One ``Allreduce`` of ``[inertia, size of each cluster]``.
     """
-    dist = distances_to_assigned(shard.X, centers, labels, shard.block, shard.x_sq)
+    X, x_sq, w = shard.X, shard.sparse_norms(), shard.weights
     local = np.zeros(n_clusters + 1)
-    local[0] = float(dist.astype(np.float64) @ shard.weights)
+    step = 4 * shard.block  # no n-sized array of distances (nor of centred rows)
+    for a in range(0, X.shape[0], step):
+        part = slice(a, a + step)
+        norms = None if x_sq is None else x_sq[part]
+        dist = distances_to_assigned(X[part], centers, labels[part], shard.block, norms)
+        local[0] += float(dist.astype(np.float64, copy=False) @ w[part])
     local[1:] = np.bincount(labels, minlength=n_clusters)
     merged = allreduce(local, comm=shard.comm)
     return merged[0], int(np.count_nonzero(merged[1:]))
@@ -224,7 +233,7 @@ def lloyd(shard, centers_init, max_iter, tol, verbose):
                 )
             break
     # labels that match the final centers
-    labels = local.labels if strict else assign(X, centers, shard.block)
+    labels = local.labels if strict else assign(X, centers, shard.block, out=local.spare())
     inertia, n_distinct = _run_totals(shard, centers, labels, k)
     return LloydRun(labels, inertia, centers, i + 1, n_distinct)
 

@@ -23,7 +23,13 @@ from .._comm import allgather_array, allreduce, bcast_array, get_comm
 from .._compat import Interval, validate_params
 from .._threads import ensure_threads, one_blas_thread
 from .._validation import validate_spmd_data
-from ._kmeans_kernels import ROWS_FORMAT, candidate_distances
+from ._kmeans_kernels import (
+    ROWS_FORMAT,
+    CentredRows,
+    candidate_distances,
+    candidate_potentials,
+    update_closest,
+)
 from ._shard import GlobalCumsum, Shard, share_rows
 
 __all__ = [
@@ -227,33 +233,62 @@ def greedy_plusplus(shard, n_clusters, random_state, n_local_trials=None):
     indices = np.empty(n_clusters, dtype=np.int64)
 
     # first center: random_state.choice(n_samples, p=sample_weight / sum)
-    cdf = GlobalCumsum(shard.probabilities(), shard.counts, comm, normalize=True)
+    cdf = GlobalCumsum(shard.probabilities(), shard.counts, comm, normalize=True, overwrite=True)
     _, local = cdf.locate([random_state.random_sample()], side="right")
+    del cdf
     rows, gidx, _ = share_rows(X, local, shard.offset, comm)
     centers[0], indices[0] = rows[0], gidx[0]
 
-    closest = candidate_distances(X, shard.x_sq64, centers[:1], shard.block)[0]
+    if isinstance(X, CentredRows):  # rows read from a file: no candidates x n array
+        closest = np.full(X.shape[0], np.inf, dtype=X.dtype)
+        update_closest(X, centers[:1], shard.block, closest, 0)
+    else:
+        closest = candidate_distances(X, shard.x_sq64, centers[:1], shard.block)[0]
     pot_by_rank = allgather_array(np.array([closest @ weights], dtype=np.float64), comm)
     current_pot = pot_by_rank[:, 0].sum()
     totals = pot_by_rank[:, 0]
 
     for c in range(1, n_clusters):
         targets = random_state.uniform(size=n_local_trials) * current_pot
-        cdf = GlobalCumsum(weights * closest, shard.counts, comm, totals=totals)
+        cdf = GlobalCumsum(weights * closest, shard.counts, comm, totals=totals, overwrite=True)
         _, local = cdf.locate(targets, side="left")
+        del cdf  # n-sized: free it before the candidates' distances
         rows, gidx, _ = share_rows(X, local, shard.offset, comm)
 
-        dist = candidate_distances(X, shard.x_sq64, rows, shard.block)
-        np.minimum(closest, dist, out=dist)
-        pot_by_rank = allgather_array(np.asarray(dist @ weights, dtype=np.float64), comm)
+        pots, dist = _potentials(shard, rows, closest)
+        pot_by_rank = allgather_array(pots, comm)
         pots = pot_by_rank.sum(axis=0)
-
         best = int(np.argmin(pots))
         current_pot = pots[best]
         totals = pot_by_rank[:, best]
-        closest = dist[best]
+        closest = _closest(shard, rows, closest, best, dist)
+        del dist
         centers[c], indices[c] = rows[best], gidx[best]
     return centers, indices
+
+
+def _potentials(shard, rows, closest):
+    """This rank's potential for each candidate row, and the candidates' distances.
+
+    In memory, the ``candidates x n`` distances (to the nearest chosen
+    center) are returned for :func:`_closest`; for :class:`CentredRows`,
+    None: they are recomputed there (one more pass over the rows instead of
+    that array).
+    """
+    X, weights = shard.X, shard.weights
+    if isinstance(X, CentredRows):
+        return candidate_potentials(X, rows, shard.block, closest, weights), None
+    dist = candidate_distances(X, shard.x_sq64, rows, shard.block)
+    np.minimum(closest, dist, out=dist)
+    return np.asarray(dist @ weights, dtype=np.float64), dist
+
+
+def _closest(shard, rows, closest, best, dist):
+    """The distances to the nearest chosen center once ``rows[best]`` is chosen."""
+    if dist is None:
+        update_closest(shard.X, rows, shard.block, closest, best)
+        return closest
+    return dist[best].copy()  # not a view: the other candidates' rows can be freed
 
 
 def draw_rows(shard, n_clusters, random_state):

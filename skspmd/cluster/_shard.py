@@ -10,10 +10,9 @@ per rank) and replicate the selected rows (one ``Allreduce``).
 from functools import cached_property
 
 import numpy as np
-from sklearn.utils.extmath import row_norms
-
+import scipy.sparse as sp
 from .._comm import allgather_array, allreduce
-from ._kmeans_kernels import lloyd_block_rows, rows_of, squared_norms64
+from ._kmeans_kernels import lloyd_block_rows, rows_of, squared_norms, squared_norms64
 
 __all__ = ["GlobalCumsum", "Shard", "share_rows"]
 
@@ -28,7 +27,7 @@ class Shard:
 
     Parameters
     ----------
-    X : ndarray or CSR matrix of shape (n_local, n_features)
+    X : ndarray, CSR matrix or CentredRows of shape (n_local, n_features)
         This rank's validated rows (float64 or float32).
     sample_weight : ndarray of shape (n_local,) or None
         Their validated sample weights (None: ones), kept in X's dtype as
@@ -60,10 +59,14 @@ class Shard:
         self.block = lloyd_block_rows(X.shape[1], n_clusters, X.dtype.itemsize)
         self._x_sq = x_sq
 
+    def sparse_norms(self):
+        """:attr:`x_sq` for CSR rows (their distances need them), None for dense rows."""
+        return self.x_sq if sp.issparse(self.X) else None
+
     @cached_property
     def x_sq(self):
         """Squared row norms in X's dtype."""
-        return row_norms(self.X, squared=True) if self._x_sq is None else self._x_sq
+        return squared_norms(self.X) if self._x_sq is None else self._x_sq
 
     @cached_property
     def x_sq64(self):
@@ -78,7 +81,7 @@ class Shard:
     def probabilities(self):
         """``sample_weight / sample_weight.sum()`` as sklearn passes it to ``choice``."""
         w = self.weights
-        return (w / w.dtype.type(self.total_weight)).astype(np.float64)
+        return (w / w.dtype.type(self.total_weight)).astype(np.float64, copy=False)
 
     def local_index(self, global_idx):
         """Local row of each global index, -1 where another rank owns it."""
@@ -98,11 +101,14 @@ class GlobalCumsum:
     owner's piece; with totals from elsewhere (a dot product) they agree to
     round-off and a local index past the piece is clipped to its last row.
     ``normalize=True`` divides by the global total, as ``numpy``'s
-    ``RandomState.choice`` does with its cdf.
+    ``RandomState.choice`` does with its cdf. ``overwrite=True``: the sum
+    may be written into ``values`` (a temporary of the caller's).
     """
 
-    def __init__(self, values, counts, comm, normalize=False, totals=None):
-        local = np.cumsum(values, dtype=np.float64)
+    def __init__(self, values, counts, comm, normalize=False, totals=None, overwrite=False):
+        # overwrite: a float64 ``values`` the caller no longer needs holds the sum
+        inplace = overwrite and values.dtype == np.float64
+        local = np.cumsum(values, dtype=np.float64, out=values if inplace else None)
         if totals is None:
             total = local[-1] if local.size else 0.0
             totals = allgather_array(np.array([total]), comm)[:, 0]

@@ -132,11 +132,13 @@ def _total_weight(sample_weight, comm):
 def _centered_r(X, Y, sample_weight, fit_intercept, counts, comm):
     """Means and replicated R factor of ``sqrt(w) * ([X | Y] - mean)``.
 
-    Returns ``(mean, R)``: ``mean`` has ``n_features + n_targets`` entries
-    (zeros when ``fit_intercept`` is False), ``R`` is square of that size
-    (zero rows appended when the data have fewer rows than columns).
-    Two passes over the local rows (weighted sums, then TSQR) and two small
-    collectives. ``counts`` are the rows per rank.
+    Returns ``(mean, R, cp)``: ``mean`` has ``n_features + n_targets``
+    entries (zeros when ``fit_intercept`` is False), ``R`` is square of that
+    size (zero rows appended when the data have fewer rows than columns);
+    ``cp`` the :class:`~skspmd._stats.CrossProducts` they amount to
+    (``C = R^T R``; what ``partial_fit`` continues from). Two passes over the
+    local rows (weighted sums, then TSQR) and two small collectives.
+    ``counts`` are the rows per rank.
     """
     raw = _RowBlocks(X, Y, order="C")
     if fit_intercept:
@@ -144,25 +146,28 @@ def _centered_r(X, Y, sample_weight, fit_intercept, counts, comm):
         if sample_weight is not None:
             _check_total_weight(weight)
     else:
+        weight = float(np.sum(counts))
         if sample_weight is not None:
-            _check_total_weight(_total_weight(sample_weight, comm))
+            weight = _total_weight(sample_weight, comm)
+            _check_total_weight(weight)
         mean = np.zeros(raw.shape[1])
     sqrt_w = None if sample_weight is None else np.sqrt(sample_weight)
     view = _RowBlocks(X, Y, mean if fit_intercept else None, sqrt_w)
     R = tsqr_r(view, counts, comm)
     square = np.zeros((view.shape[1], view.shape[1]))
     square[: R.shape[0]] = R
-    return mean, square
+    return mean, square, CrossProducts(weight, mean, square.T @ square, fit_intercept)
 
 
 def _centered_gram(X, Y, sample_weight, fit_intercept, comm):
     """Means and merged cross-products of ``sqrt(w) * ([X | Y] - mean)``.
 
-    Returns ``(mean, C)``: ``C`` is the ``(n_features + n_targets)``-square
+    Returns ``(mean, C, cp)``: ``C`` is the ``(n_features + n_targets)``-square
     Gram matrix of the centred (``fit_intercept``) or raw, weighted columns,
-    bitwise identical on every rank. One pass over the local rows (cache-sized
-    blocks, one BLAS ``syrk`` each) and two small collectives. Raises on every
-    rank when all weights are zero.
+    bitwise identical on every rank, ``cp`` the merged
+    :class:`~skspmd._stats.CrossProducts` holding it. One pass over the local
+    rows (cache-sized blocks, one BLAS ``syrk`` each) and two small
+    collectives. Raises on every rank when all weights are zero.
     """
     cp = CrossProducts.merged(
         _RowBlocks(X, Y, order="C"), sample_weight, centered=fit_intercept, comm=comm
@@ -170,7 +175,7 @@ def _centered_gram(X, Y, sample_weight, fit_intercept, comm):
     if sample_weight is not None:
         _check_total_weight(cp.n)
     mean = cp.mean if fit_intercept else np.zeros_like(cp.mean)
-    return mean, cp.C
+    return mean, cp.C, cp
 
 
 def _r_from_gram(C, n_features):
@@ -298,13 +303,16 @@ class _SmallSystem(NamedTuple):
     ``route`` is how it was obtained (``"gram"``: Cholesky factor of the merged
     cross-products; ``"tsqr"``: R factor of the centred data); ``mean`` the
     column means of ``[X | Y]`` (zeros without intercept); ``svd`` the SVD
-    ``(U, s, Vt)`` of ``R_xx`` when the route already computed it, else None.
+    ``(U, s, Vt)`` of ``R_xx`` when the route already computed it, else None;
+    ``cross_products`` the merged cross-products of ``[X | Y]`` (what
+    ``partial_fit`` continues from).
     """
 
     route: str
     R_xx: np.ndarray
     Z: np.ndarray
     mean: np.ndarray
+    cross_products: CrossProducts
     svd: tuple | None = None
 
 
@@ -443,6 +451,7 @@ class SPMDLinearRegression(
             self.rank_ = int(rank)
             self.singular_ = s[: min(data.n_samples, n_features)].astype(X.dtype)
         _set_coef_and_intercept(self, coef, system.mean, n_features, np.ndim(y), X.dtype)
+        self._keep_cross_products(system.cross_products, data.n_samples, Y.shape[1])
         return self
 
     def _small_system(self, X, Y, data, comm):
@@ -458,20 +467,18 @@ class SPMDLinearRegression(
         modified.
         """
         n_features, n_targets = X.shape[1], Y.shape[1]
-        mean, C = _centered_gram(X, Y, data.sample_weight, self.fit_intercept, comm)
+        mean, C, cp = _centered_gram(X, Y, data.sample_weight, self.fit_intercept, comm)
         gram = _r_from_gram(C, n_features)
         (use_gram,) = replicate([gram is not None], comm)
         if bool(use_gram):
             if gram is None:  # only when this rank's LAPACK disagrees with rank 0's
-                return _SmallSystem(
-                    "gram", np.eye(n_features), np.zeros((n_features, n_targets)), mean
-                )
+                R, Z = np.eye(n_features), np.zeros((n_features, n_targets))
+                return _SmallSystem("gram", R, Z, mean, cp)
             factor, Z = gram
-            return _SmallSystem("gram", factor.R, Z, mean, (factor.U, factor.s, factor.Vt))
-        mean, R = _centered_r(
-            X, Y, data.sample_weight, self.fit_intercept, data.counts, comm
-        )
-        return _SmallSystem("tsqr", R[:n_features, :n_features], R[:n_features, n_features:], mean)
+            return _SmallSystem("gram", factor.R, Z, mean, cp, (factor.U, factor.s, factor.Vt))
+        mean, R, cp = _centered_r(X, Y, data.sample_weight, self.fit_intercept, data.counts, comm)
+        R_xx, Z = R[:n_features, :n_features], R[:n_features, n_features:]
+        return _SmallSystem("tsqr", R_xx, Z, mean, cp)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -7,7 +7,10 @@ merge exactly: each ``partial_fit`` computes the batch's merged cross-products
 ``n_features + n_targets + 1`` doubles per rank and one reduction of the
 ``(n_features + n_targets)^2`` matrix), adds them to the running ones with
 the pairwise update, and solves the small system again. After any number of
-calls the model is ``fit`` on every row seen.
+calls the model is ``fit`` on every row seen. ``fit`` keeps its merged
+cross-products as well (the Gram route has them; the TSQR route gives them
+as ``R^T R``), so ``partial_fit`` after ``fit`` continues from the rows ``fit``
+saw, and ``fit`` starts over.
 
 Accuracy: the rows are gone, so the system is solved from the Gram matrix:
 by Cholesky while the estimated condition number of the centred ``X`` stays
@@ -86,9 +89,10 @@ class _CrossProductsPartialFit:
         as ``fit``), otherwise from the eigendecomposition of the Gram
         matrix, which loses about ``eps * cond(X)**2`` relative accuracy
         where ``fit`` (TSQR on the rows) loses ``eps * cond(X)``; a
-        RuntimeWarning says so. A model fitted by ``fit`` keeps no
-        cross-products, so ``partial_fit`` after ``fit`` starts a new model
-        from its batch (with a UserWarning).
+        RuntimeWarning says so. ``fit`` keeps its merged cross-products
+        too, so ``partial_fit`` after ``fit`` continues from the rows
+        ``fit`` saw (as scikit-learn's ``partial_fit`` after ``fit`` does in
+        StandardScaler, IncrementalPCA or SGDRegressor); ``fit`` starts over.
 
         Parameters
         ----------
@@ -108,15 +112,7 @@ class _CrossProductsPartialFit:
 
         comm = get_comm()
         state = getattr(self, "_partial_state", None)
-        first = state is None or state["coef"] is not getattr(self, "coef_", None)
-        if first and hasattr(self, "coef_"):
-            warnings.warn(
-                f"{type(self).__name__} was fitted by fit(), which keeps no cross-products "
-                "to continue from: partial_fit starts a new model from this batch. Call "
-                "partial_fit on every batch (the result equals fit on all of them).",
-                UserWarning,
-                stacklevel=3,
-            )
+        first = state is None
         X, y, data = _validate_regression_data(self, X, y, sample_weight, comm, reset=first)
         Y = _as_targets(y)
         if not first and Y.shape[1] != state["n_targets"]:
@@ -135,8 +131,12 @@ class _CrossProductsPartialFit:
         if not cp.n > 0:
             raise ValueError("Sample weights must contain at least one non-zero number.")
         self._solve_cross_products(cp, X.shape[1], rows, np.ndim(y), X.dtype, comm)
-        self._partial_state = {"cp": cp, "rows": rows, "n_targets": Y.shape[1], "coef": self.coef_}
+        self._keep_cross_products(cp, rows, Y.shape[1])
         return self
+
+    def _keep_cross_products(self, cp, n_rows, n_targets):
+        """Keep the merged cross-products of every row seen (``fit`` calls it too)."""
+        self._partial_state = {"cp": cp, "rows": n_rows, "n_targets": n_targets}
 
     def _finish(self, coef, cp, n_features, y_ndim, dtype):
         from ._base import _set_coef_and_intercept

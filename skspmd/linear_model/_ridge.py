@@ -229,7 +229,7 @@ class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, RidgePartialFit, Ridge):
 
         coef = None
         if solver == "cholesky":
-            mean, C = _centered_gram(X, Y, weights, self.fit_intercept, comm)
+            mean, C, cp = _centered_gram(X, Y, weights, self.fit_intercept, comm)
             A, Xy = C[:n_features, :n_features], C[:n_features, n_features:]
             coef = _ridge_cholesky(A, Xy, alphas)
             failed = coef is None
@@ -240,9 +240,7 @@ class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, RidgePartialFit, Ridge):
                 solver = "svd"  # not positive definite: sklearn's fallback
                 coef = None
         if coef is None:
-            mean, R = _centered_r(
-                X, Y, weights, self.fit_intercept, data.counts, comm
-            )
+            mean, R, cp = _centered_r(X, Y, weights, self.fit_intercept, data.counts, comm)
             R_xx, Z = R[:n_features, :n_features], R[:n_features, n_features:]
             if solver == "lbfgs":
                 coef = _ridge_nnls(R_xx, Z, alphas)
@@ -253,6 +251,7 @@ class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, RidgePartialFit, Ridge):
         self.n_iter_ = None
         self.solver_ = solver
         _set_coef_and_intercept(self, coef, mean, n_features, np.ndim(y), X.dtype)
+        self._keep_cross_products(cp, data.n_samples, Y.shape[1])
         return self
 
     def __sklearn_tags__(self):
