@@ -1,12 +1,16 @@
 """Stream fits from a file bigger than memory: read rate, peak resident memory, equality.
 
     python benchmarks/stream.py --gb 6 --dir /scratch/skspmd-stream      # the full run
-    python benchmarks/stream.py --gb 0.1 --dir /tmp/skspmd-stream         # a quick check
+    python benchmarks/stream.py --gb 0.5 --dir /tmp/skspmd-stream --keep  # a quick check
 
-Makes (once; kept for later runs unless ``--clean``) a ``.npy`` file of ``--gb`` GB
-of ``n x (d + 1)`` float64 rows (the last column is the regression target) and a
-CSV file of about ``--gb`` GB holding its first rows as exact text, written in
-parallel by the ranks. Then, for each format, under
+Makes a ``.npy`` file of ``--gb`` GB of ``n x (d + 1)`` float64 rows (the last
+column is the regression target) and a CSV file of about ``--gb`` GB holding its
+first rows as exact text, both written in parallel by the ranks. The values are
+multiples of 1/1024 (normal-like, quantised), so each is written exactly with 19
+characters by vectorised integer arithmetic (``+000001.0009765625,``): a 6 GB CSV
+file takes about as long to write as the ``.npy`` file. The free space of ``--dir``
+is checked first. The files are deleted at the end unless ``--keep`` (which also
+reuses files made by an earlier ``--keep`` run). Then, for each format, under
 ``mpiexec -n RANKS`` (1 BLAS thread per rank), one launch each:
 
 - ``raw``: every rank reads its byte range of the file with plain reads (the
@@ -18,23 +22,28 @@ parallel by the ranks. Then, for each format, under
   in-memory one on the memory-mapped ``.npy`` (``fit`` on every row; for
   IncrementalPCA ``partial_fit`` on the same global batches).
 
-Prints a markdown table: seconds, stream rate (file bytes / seconds), the raw
-read rate and the ratio, peak RSS per rank (MB and % of the file), the part of
-it above the RSS after the imports, and the largest relative difference from the
-in-memory model. Files in the page cache read faster than from disk: the raw
-rate is measured in the same state as the streams (right before them).
+Prints a markdown table: seconds (and, for a CSV file, the part spent before the
+first batch: the counting pass that finds where each rank's rows start), stream
+rate (file bytes / seconds), the raw read rate and the ratio, peak RSS per rank (MB
+and % of the file), the part of it above the RSS after the imports, and the
+largest relative difference from the in-memory model. Files in the page cache read
+faster than from disk: the raw rate is measured in the same state as the streams
+(right before them).
 """
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALGOS = ("scaler", "ipca", "linreg", "basicstats")
-FMT = "%+.17e"  # fixed width (24 bytes) and exact round trip
+# CSV text of a value k / 1024: sign, 6 integer digits, ".", 10 decimals, delimiter
+INT_DIGITS, FRAC_DIGITS = 6, 10
+VALUE_BYTES = 1 + INT_DIGITS + 1 + FRAC_DIGITS + 1
 
 
 def _rss_mb(field):
@@ -51,8 +60,35 @@ def _rss_mb(field):
 
 
 def _csv_rows(args):
-    """Rows of the CSV file: about ``--gb`` GB of text (24 bytes per value and a separator)."""
-    return min(args.n, int(args.gb * 1e9 / (25 * (args.d + 1))))
+    """Rows of the CSV file: about ``--gb`` GB of text."""
+    return min(args.n, int(args.gb * 1e9 / (VALUE_BYTES * (args.d + 1))))
+
+
+def _text(rows):
+    """The CSV lines of ``rows`` (multiples of 1/1024) as bytes, exact, fixed width.
+
+    Vectorised: the digits come from integer arithmetic on ``k = 1024 x``
+    (``k mod 1024`` times 5**10 gives the 10 decimals of the fraction).
+    """
+    import numpy as np
+
+    k = np.rint(rows * 1024).astype(np.int64)
+    a = np.abs(k)
+    if a.max(initial=0) >= 1024 * 10**INT_DIGITS:
+        raise ValueError("a value too large for the fixed-width CSV text")
+    chars = np.empty(k.shape + (VALUE_BYTES,), dtype=np.uint8)
+    chars[..., 0] = np.where(k < 0, ord("-"), ord("+"))
+    for value, first, width in (
+        (a >> 10, 1, INT_DIGITS),
+        ((a & 1023) * 5**10, 2 + INT_DIGITS, FRAC_DIGITS),
+    ):
+        for j in range(width - 1, -1, -1):
+            chars[..., first + j] = ord("0") + value % 10
+            value = value // 10
+    chars[..., 1 + INT_DIGITS] = ord(".")
+    chars[..., -1] = ord(",")
+    chars[:, -1, -1] = ord("\n")
+    return chars.tobytes()
 
 
 def _make(args, comm):
@@ -64,7 +100,7 @@ def _make(args, comm):
 
     from skspmd.io import partition
 
-    n, d, width = args.n, args.d + 1, 25 * (args.d + 1)
+    n, d, width = args.n, args.d + 1, VALUE_BYTES * (args.d + 1)
     n_csv = _csv_rows(args)
     npy, csv = _paths(args)
     if comm.Get_rank() == 0:
@@ -81,12 +117,13 @@ def _make(args, comm):
         b = min(a + step, stop)
         rows = np.random.default_rng([7, a]).standard_normal((b - a, d))
         rows[:, -1] = rows[:, :-1] @ w + 0.1 * rows[:, -1] + 3.0
+        rows = np.rint(rows * 1024) / 1024  # exact in binary and in short decimal text
         X[a:b] = rows
         if a < n_csv:
-            text = "\n".join(",".join(FMT % v for v in row) for row in rows[: n_csv - a].tolist())
-            os.pwrite(fd, (text + "\n").encode(), a * width)
+            os.pwrite(fd, _text(rows[: n_csv - a]), a * width)
     os.close(fd)
     X.flush()
+    del X
     comm.Barrier()
 
 
@@ -176,14 +213,23 @@ def _stream(args, algo, fmt, comm):
     est = _estimator(algo)
     comm.Barrier()
     t0 = time.perf_counter()
-    for batch in io.iter_rows(path, args.batch_rows):
+    batches = io.iter_rows(path, args.batch_rows)
+    setup = time.perf_counter() - t0
+    for batch in batches:
         _feed(est, algo, batch)
     comm.Barrier()
     seconds = time.perf_counter() - t0
+    setup = max(comm.allgather(setup))
     peak = comm.gather(_rss_mb("VmHWM"), root=0)
     base = comm.gather(baseline, root=0)
     diff = _difference(est, _reference(args, algo, fmt, comm)) if args.check else None
-    return {"seconds": seconds, "peak_rss_mb": peak, "baseline_rss_mb": base, "rel_diff": diff}
+    return {
+        "seconds": seconds,
+        "setup_seconds": setup,
+        "peak_rss_mb": peak,
+        "baseline_rss_mb": base,
+        "rel_diff": diff,
+    }
 
 
 def worker(args):
@@ -261,7 +307,11 @@ def main():
         action="store_false",
         help="skip the comparison with the in-memory model",
     )
-    parser.add_argument("--clean", action="store_true", help="delete the files at the end")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the files at the end, and reuse files kept by an earlier run",
+    )
     parser.add_argument("--timeout", type=float, default=7200)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -272,7 +322,30 @@ def main():
     args.n = args.n or int(args.gb * 1e9 / (8 * (args.d + 1)))
     os.makedirs(args.dir, exist_ok=True)
     npy, csv = _paths(args)
-    if not (os.path.exists(npy) and os.path.exists(csv)):
+    try:
+        _run(args, npy, csv)
+    finally:
+        if not args.keep:
+            for path in (npy, csv):
+                if os.path.exists(path):
+                    os.remove(path)
+
+
+def _check_space(args, npy, csv):
+    """Raise when ``--dir`` cannot hold the files (with 1 GB to spare)."""
+    need = 8 * args.n * (args.d + 1) + VALUE_BYTES * (args.d + 1) * _csv_rows(args)
+    need -= sum(os.path.getsize(p) for p in (npy, csv) if os.path.exists(p))
+    free = shutil.disk_usage(args.dir).free
+    if need + 1e9 > free:
+        raise SystemExit(
+            f"{args.dir} has {free / 1e9:.1f} GB free; the files need {need / 1e9:.1f} GB "
+            "(and 1 GB to spare): choose another --dir or a smaller --gb"
+        )
+
+
+def _run(args, npy, csv):
+    if not (args.keep and os.path.exists(npy) and os.path.exists(csv)):
+        _check_space(args, npy, csv)
         t0 = time.perf_counter()
         _launch(args, "make")
         print(f"wrote {npy} and {csv} in {time.perf_counter() - t0:.0f} s")
@@ -282,7 +355,7 @@ def main():
         f"batches of {args.batch_rows} rows per rank\n"
     )
     print(
-        "| format | fit | seconds | stream GB/s | raw read GB/s | stream / raw "
+        "| format | fit | seconds (counting pass) | stream GB/s | raw read GB/s | stream / raw "
         "| peak RSS per rank MB (% of file) | peak - baseline MB | max rel. diff |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
@@ -295,15 +368,15 @@ def main():
             rate = gb / res["seconds"]
             peak = max(res["peak_rss_mb"])
             diff = "-" if res["rel_diff"] is None else f"{res['rel_diff']:.1e}"
+            seconds = f"{res['seconds']:.1f}"
+            if fmt == "csv":
+                seconds += f" ({res['setup_seconds']:.1f})"
             print(
-                f"| {fmt} ({gb:.2f} GB) | {algo} | {res['seconds']:.1f} | {rate:.3f} | "
+                f"| {fmt} ({gb:.2f} GB) | {algo} | {seconds} | {rate:.3f} | "
                 f"{raw:.3f} | {rate / raw:.0%} | {peak:.0f} ({peak / (gb * 1e3):.1%}) | "
                 f"{peak - max(res['baseline_rss_mb']):.0f} | {diff} |",
                 flush=True,
             )
-    if args.clean:
-        os.remove(npy)
-        os.remove(csv)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,23 @@ def _native(X):
     )
 
 
+def _row_strided(X):
+    """Rows contiguous but spaced apart (``batch[:, :-1]``): compiled via a row buffer."""
+    return (
+        _ckernels is not None
+        and isinstance(X, np.ndarray)
+        and X.ndim == 2
+        and X.dtype in (np.float64, np.float32)
+        and X.strides[1] == X.itemsize
+        and X.strides[0] > 0
+    )
+
+
+# Rows of a row-strided X copied at a time into a contiguous buffer: a multiple of
+# the moment block, so the blocks (and their statistics) are those of a C-ordered X.
+_STRIDED_BLOCKS = 8
+
+
 def block_moments(X, block=MOMENT_BLOCK_ROWS, use_compiled=None):
     """Per-block ``(sum(x - s), sum((x - s)**2), min, max)`` of dense ``X``.
 
@@ -61,6 +78,14 @@ def block_moments(X, block=MOMENT_BLOCK_ROWS, use_compiled=None):
     out = np.empty((n_blocks, 4, d))
     if (use_compiled is None or use_compiled) and _native(X):
         _ckernels.block_moments(X, out, block)
+        return out
+    if (use_compiled is None or use_compiled) and _row_strided(X) and n:
+        step = _STRIDED_BLOCKS * block
+        buf = np.empty((min(step, n), d), dtype=X.dtype)
+        for a in range(0, n, step):
+            rows = buf[: min(step, n - a)]
+            np.copyto(rows, X[a : a + step])
+            _ckernels.block_moments(rows, out[a // block : (a + step) // block], block)
         return out
     for b in range(n_blocks):
         rows = np.asarray(X[b * block : (b + 1) * block], dtype=np.float64)

@@ -200,3 +200,25 @@ def test_cross_products_match_exact(case, centered, weighted, route, monkeypatch
     diag = np.diag(expected)
     bound = (1e-9 if centered else 1e-12) * np.sqrt(np.outer(diag, diag)) + 1e-13 * diag.max()
     np.testing.assert_array_less(np.abs(cp.C - expected), bound)
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_moments_of_a_row_strided_view_equal_its_copy(dtype):
+    """``batch[:, :-1]`` (rows spaced apart) takes the compiled kernel through a row buffer."""
+    from skspmd._kernels import block_moments
+
+    X = np.random.default_rng(3).standard_normal((40_000, 9)).astype(dtype)
+    X[100, 2] = np.nan  # flagged in its block, as for a C-ordered array
+    view = X[5:, :-1]
+    assert not view.flags.c_contiguous
+    expected = block_moments(np.ascontiguousarray(view))
+    np.testing.assert_array_equal(block_moments(view), expected)
+    X[100, 2] = 0.0
+    numpy = block_moments(view, use_compiled=False)
+    np.testing.assert_allclose(
+        numpy, block_moments(view), rtol=1e-4 if dtype == np.float32 else 1e-10
+    )
+    ref = StandardScaler().fit(view)
+    ours = SPMDStandardScaler().fit(view)
+    assert_same_fit(ours, ref, rtol=1e-5 if dtype == np.float32 else 1e-12)

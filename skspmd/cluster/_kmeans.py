@@ -160,7 +160,11 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
     (another scikit-learn version) a NumPy/BLAS version over blocks of
     about 256 KiB of rows gives the same labels. Temporary memory is bounded
     for any number of rows (k-means++ keeps ``2 + ln k`` candidate
-    distances per row, as scikit-learn does).
+    distances per row, as scikit-learn does). A memory-mapped ``X`` (or a
+    read-only one with ``copy_x=False``) is never copied: each pass centres
+    the blocks it reads (1 MiB at a time), and k-means++ keeps one distance
+    per row, recomputing the chosen candidate's distances (one more pass
+    per center).
 
     ``labels_`` and ``predict`` use the same rule (first nearest center
     from the GEMM distances). Differences from scikit-learn, all at
