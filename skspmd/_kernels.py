@@ -60,11 +60,6 @@ def _row_strided(X):
     )
 
 
-# Rows of a row-strided X copied at a time into a contiguous buffer: a multiple of
-# the moment block, so the blocks (and their statistics) are those of a C-ordered X.
-_STRIDED_BLOCKS = 8
-
-
 def block_moments(X, block=MOMENT_BLOCK_ROWS, use_compiled=None):
     """Per-block ``(sum(x - s), sum((x - s)**2), min, max)`` of dense ``X``.
 
@@ -80,12 +75,12 @@ def block_moments(X, block=MOMENT_BLOCK_ROWS, use_compiled=None):
         _ckernels.block_moments(X, out, block)
         return out
     if (use_compiled is None or use_compiled) and _row_strided(X) and n:
-        step = _STRIDED_BLOCKS * block
-        buf = np.empty((min(step, n), d), dtype=X.dtype)
-        for a in range(0, n, step):
-            rows = buf[: min(step, n - a)]
-            np.copyto(rows, X[a : a + step])
-            _ckernels.block_moments(rows, out[a // block : (a + step) // block], block)
+        # one block at a time into a cached buffer: the blocks of a C-ordered X
+        buf = np.empty((min(block, n), d), dtype=X.dtype)
+        for b, a in enumerate(range(0, n, block)):
+            rows = buf[: min(block, n - a)]
+            np.copyto(rows, X[a : a + block])
+            _ckernels.block_moments(rows, out[b : b + 1], block)
         return out
     for b in range(n_blocks):
         rows = np.asarray(X[b * block : (b + 1) * block], dtype=np.float64)

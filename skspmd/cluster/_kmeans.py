@@ -33,7 +33,13 @@ from .._comm import agree_on_errors, allreduce, bcast_array, get_comm
 from .._stats import Moments, column_mean
 from .._threads import one_blas_thread
 from .._validation import validate_spmd_data
-from ._kmeans_kernels import ROWS_FORMAT, CentredRows, assign, distances_to_assigned, lloyd_block_rows
+from ._kmeans_kernels import (
+    ROWS_FORMAT,
+    CentredRows,
+    assign,
+    distances_to_assigned,
+    lloyd_block_rows,
+)
 from ._lloyd import lloyd, same_clustering
 from ._seeding import draw_rows, greedy_plusplus, shared_random_state
 from ._shard import Shard

@@ -321,7 +321,7 @@ def candidate_potentials(X, rows, block, closest, weights):
 
 
 def update_closest(X, rows, block, closest, best):
-    """``closest = min(closest, d(rows[best], x))`` in place, as :func:`candidate_potentials` computes d."""
+    """``closest = min(closest, d(rows[best], x))`` in place, d as :func:`candidate_potentials`."""
     for start, stop, d in _candidate_chunks(X, None, rows, block):
         part = closest[start:stop]
         np.minimum(part, d[:, best].astype(X.dtype, copy=False), out=part)
