@@ -148,6 +148,10 @@ def iter_rows(
     is read twice: a first pass counts the rows (in parallel: each rank
     counts the lines that start in its byte range, and the ranks agree where
     each block starts), the second parses this rank's block batch by batch.
+    The count is needed before the first batch (a rank's block starts at a
+    global row number, and every rank must know the number of batches), and
+    it is cheap: newlines are counted at about 1 GB/s per core, where
+    parsing runs at about 80 MB/s.
 
     Parameters
     ----------
