@@ -1,5 +1,7 @@
 """SPMDPCA and SPMDTruncatedSVD against sklearn fitted on the whole data."""
 
+import os
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -175,12 +177,50 @@ def test_pca_local_methods_and_global_score(split, whiten):
     np.testing.assert_allclose(est.get_precision(), ref.get_precision(), rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.parametrize("solver", ["full", "covariance_eigh", "randomized"])
-def test_pca_fit_transform_matches_sklearn(solver):
+@pytest.mark.parametrize("solver", ["full", "covariance_eigh", "randomized", "arpack"])
+@pytest.mark.parametrize("copy", [True, False])
+def test_pca_fit_transform_matches_sklearn(solver, copy):
     params = dict(n_components=3, svd_solver=solver, random_state=0)
     ref = PCA(**params).fit_transform(X_DIGITS)
-    ours = gather_rows(SPMDPCA(**params).fit_transform(local("uneven", X_DIGITS)))
+    X_local = local("uneven", X_DIGITS).copy()
+    ours = gather_rows(SPMDPCA(copy=copy, **params).fit_transform(X_local))
     np.testing.assert_allclose(ours, ref, atol=1e-6 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("solver", ["randomized", "arpack"])
+@pytest.mark.parametrize("how", ["mmap", "read-only, copy=False"])
+def test_pca_truncated_solvers_centre_a_mapped_x_by_blocks(
+    shared_tmp_path, split, solver, how, monkeypatch
+):
+    """A memory-mapped (or read-only, copy=False) X: sklearn's fit, X neither copied nor changed."""
+    from skspmd._rows import CentredRows
+
+    params = dict(n_components=3, svd_solver=solver, random_state=0)
+    ref = PCA(**params)
+    T_ref = ref.fit_transform(X_DIGITS)
+    X_local = local(split, X_DIGITS)
+    if how == "mmap":
+        path = os.path.join(shared_tmp_path, "X.npy")
+        if RANK == 0:
+            np.save(path, X_DIGITS)
+        WORLD.Barrier()
+        start = WORLD.exscan(X_local.shape[0]) or 0
+        X_local = np.load(path, mmap_mode="r")[start : start + X_local.shape[0]]
+    else:
+        X_local = X_local.copy()
+        X_local.setflags(write=False)
+        params["copy"] = False
+    seen = []
+    monkeypatch.setattr(CentredRows, "chunk_rows", lambda rows: seen.append(1) or 256)
+    before = np.array(X_local)
+    ours = SPMDPCA(**params)
+    T = gather_rows(ours.fit_transform(X_local))
+    _compare(ours, ref, TOL[solver])
+    np.testing.assert_allclose(T, T_ref, atol=1e-6 * np.abs(T_ref).max())
+    np.testing.assert_array_equal(X_local, before)
+    assert seen
+    assert_replicated(ours)
 
 
 @pytest.mark.parametrize("solver", ["full", "covariance_eigh", "randomized"])

@@ -238,6 +238,7 @@ def test_mapped_or_read_only_input_is_centred_by_blocks(
     shared_tmp_path, split, case, how, monkeypatch
 ):
     """A memory-mapped (or read-only with copy_x=False) X: sklearn's fit, X untouched, no copy."""
+    from skspmd._rows import CentredRows
     from skspmd.cluster import _kmeans_kernels
 
     X, params = MAPPED_CASES[case]
@@ -262,12 +263,12 @@ def test_mapped_or_read_only_input_is_centred_by_blocks(
         monkeypatch.setattr(_kmeans_kernels, "lloyd_iter_chunked_dense", None)
     before = np.array(X_local)
     seen = []
-    init = _kmeans_kernels.CentredRows.__init__
+    init = CentredRows.__init__
     monkeypatch.setattr(  # small chunks: several per rank
-        _kmeans_kernels.CentredRows, "chunk_rows", lambda rows: seen.append(1) or 256
+        CentredRows, "chunk_rows", lambda rows: seen.append(1) or 256
     )
     monkeypatch.setattr(
-        _kmeans_kernels.CentredRows,
+        CentredRows,
         "__init__",
         lambda rows, *args: seen.append(0) or init(rows, *args),
     )

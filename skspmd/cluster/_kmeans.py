@@ -18,7 +18,6 @@ the tolerance, mean feature variance times ``tol``, from
 runs the ``n_init`` runs and keeps the best.
 """
 
-import mmap
 import warnings
 
 import numpy as np
@@ -29,13 +28,13 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._base import LocalRowsMixin, spmd_fit
+from .._rows import CentredRows, keep_unmodified, memory_mapped
 from .._comm import agree_on_errors, allreduce, bcast_array, get_comm
 from .._stats import Moments, column_mean
 from .._threads import one_blas_thread
 from .._validation import validate_spmd_data
 from ._kmeans_kernels import (
     ROWS_FORMAT,
-    CentredRows,
     assign,
     distances_to_assigned,
     lloyd_block_rows,
@@ -45,20 +44,6 @@ from ._seeding import draw_rows, greedy_plusplus, shared_random_state
 from ._shard import Shard
 
 __all__ = ["SPMDKMeans"]
-
-
-def _memory_mapped(X):
-    """Whether ``X`` is (a view of) a memory map, such as ``read_rows(path, mmap=True)``."""
-    while isinstance(X, np.ndarray):
-        if isinstance(X, np.memmap):
-            return True
-        X = X.base
-    return isinstance(X, mmap.mmap)
-
-
-def _read_only(X):
-    """Whether validated dense ``X`` must not be centred in place: memory-mapped or read-only."""
-    return _memory_mapped(X) or not X.flags.writeable
 
 
 class SPMDKMeans(LocalRowsMixin, KMeans):
@@ -229,7 +214,7 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
 
         # centre dense data on the global mean for more accurate distances: in place,
         # or block by block as the passes read X when it must stay untouched
-        in_place = X_mean is not None and not _read_only(X)
+        in_place = X_mean is not None and not keep_unmodified(X, self.copy_x)
         rows = CentredRows(X, X_mean) if X_mean is not None and not in_place else X
         # agrees on the weights (raises on every rank if they are all zero);
         # the shard's norms are computed on first use, from the centred rows
@@ -279,7 +264,7 @@ class SPMDKMeans(LocalRowsMixin, KMeans):
         X, data = validate_spmd_data(
             self,
             X,
-            copy=self.copy_x and not _memory_mapped(X),
+            copy=self.copy_x and not memory_mapped(X),
             local_check=reject_callable_init,
             sample_weight=sample_weight,
             comm=comm,

@@ -18,12 +18,12 @@ from .._compat import (
     lloyd_iter_chunked_dense,
     lloyd_iter_chunked_sparse,
 )
+from .._rows import CentredRows
 from .._stats import BLOCK_BYTES, block_rows
 from .._threads import num_threads
 
 __all__ = [
     "ROWS_FORMAT",
-    "CentredRows",
     "assign",
     "assign_with_inertia",
     "candidate_distances",
@@ -43,41 +43,6 @@ __all__ = [
 ROWS_FORMAT = dict(
     accept_sparse="csr", dtype=[np.float64, np.float32], order="C", accept_large_sparse=False
 )
-
-
-class CentredRows:
-    """Dense rows minus their mean, centred block by block as they are read.
-
-    For an ``X`` that must be neither copied nor modified (memory-mapped or
-    read-only): ``rows[a:b]`` and ``rows[idx]`` return ``X[...] - mean``, a
-    new array in X's dtype holding bit for bit the values that the in-place
-    ``X -= mean`` of scikit-learn's KMeans gives. The kernels here only read
-    rows through such slices (and :func:`assign` calls scikit-learn's E-step
-    on consecutive chunks of them), so their extra memory is one chunk.
-    """
-
-    ndim = 2
-
-    def __init__(self, X, mean):
-        self.X = X
-        self.mean = mean
-        self.shape = X.shape
-        self.dtype = X.dtype
-
-    def __getitem__(self, rows):
-        block = self.X[rows]
-        if np.may_share_memory(block, self.X):  # a slice: a view of X
-            return np.subtract(block, self.mean, dtype=self.dtype)
-        return np.subtract(block, self.mean, out=block)  # already a copy (fancy index)
-
-    def chunk_rows(self):
-        """Rows per chunk of :func:`assign`: about 1 MiB, a multiple of 256 rows.
-
-        scikit-learn's E-step works on 256-row chunks, so calling it on
-        chunks of a multiple of 256 rows reproduces its partition of the rows.
-        """
-        rows = block_rows(self.shape[1], self.dtype.itemsize, 4 * BLOCK_BYTES)
-        return max(256, rows // 256 * 256)
 
 
 def lloyd_block_rows(n_features, n_clusters, itemsize=8):

@@ -21,15 +21,10 @@ from sklearn.utils import check_array, check_random_state
 
 from .._comm import allgather_array, allreduce, bcast_array, get_comm
 from .._compat import Interval, validate_params
+from .._rows import CentredRows
 from .._threads import ensure_threads, one_blas_thread
 from .._validation import validate_spmd_data
-from ._kmeans_kernels import (
-    ROWS_FORMAT,
-    CentredRows,
-    candidate_distances,
-    candidate_potentials,
-    update_closest,
-)
+from ._kmeans_kernels import ROWS_FORMAT, candidate_distances, candidate_potentials, update_closest
 from ._shard import GlobalCumsum, Shard, share_rows
 
 __all__ = [

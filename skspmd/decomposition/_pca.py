@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._base import LocalRowsMixin, spmd_fit
 from .._comm import agree_on_errors, allreduce, get_comm
+from .._rows import CentredRows, keep_unmodified
 from .._stats import CrossProducts, column_mean
 from .._svd import descending_eigh, exact_svd, truncated_svd
 from .._validation import validate_spmd_data
@@ -344,14 +345,19 @@ class SPMDPCA(LocalRowsMixin, PCA):
         _check_truncated_n_components(n_components, n, d, self._fit_svd_solver)
         mean = column_mean(X, comm=comm)[1]
         dtype = X.dtype
-        if self.copy:
-            X_centered = X - mean.astype(dtype)
+        by_blocks = keep_unmodified(X, self.copy)
+        if by_blocks:  # a memory map (or read-only with copy=False): centred as it is read
+            X_centered = X_work = CentredRows(X, mean)
+            local_ss = np.array([X_work.sum_squares()])
         else:
-            X_centered = X
-            X_centered -= mean.astype(dtype)
-        X_work = np.ascontiguousarray(X_centered, dtype=np.float64)
-        flat = X_work.reshape(-1)
-        local_ss = np.array([np.dot(flat, flat)])  # centred sum of squares (BLAS dot)
+            if self.copy:
+                X_centered = X - mean.astype(dtype)
+            else:
+                X_centered = X
+                X_centered -= mean.astype(dtype)
+            X_work = np.ascontiguousarray(X_centered, dtype=np.float64)
+            flat = X_work.reshape(-1)
+            local_ss = np.array([np.dot(flat, flat)])  # centred sum of squares (BLAS dot)
         with np.errstate(divide="ignore", invalid="ignore"):  # one row: nan, as sklearn
             total_var = allreduce(local_ss, comm=comm)[0] / np.float64(n - 1)
 
@@ -372,7 +378,9 @@ class SPMDPCA(LocalRowsMixin, PCA):
         if k < min(n, d):
             noise = (total_var - np.sum(explained_variance)) / (min(n, d) - k)
         self._set_fitted(dtype, n, mean, k, Vt, S, explained_variance, ratio, noise)
-        return _Fitted(X_centered, centered=not self.copy, U=U)
+        if by_blocks:
+            return _Fitted(X, centered=False, U=U)
+        return _Fitted(X_centered, centered=True, U=U)  # a centred copy, or X centred in place
 
     def _set_fitted(self, dtype, n, mean, k, Vt, S, explained_variance, ratio, noise):
         """The fitted attributes, in the input's dtype; ``noise`` None when all ``k`` are kept."""
