@@ -56,9 +56,9 @@ class CentredRows:
 
     def __getitem__(self, rows):
         block = self.X[rows]
-        if np.may_share_memory(block, self.X):  # a slice: a view of X
-            return np.subtract(block, self.mean, dtype=self.dtype)
-        return np.subtract(block, self.mean, out=block)  # already a copy (fancy index)
+        if block.flags.writeable and not np.may_share_memory(block, self.X):  # a copy already
+            return np.subtract(block, self.mean, out=block)
+        return np.subtract(block, self.mean, dtype=self.dtype)  # a view of X
 
     def __len__(self):
         return self.shape[0]

@@ -17,11 +17,17 @@ from helpers import WORLD
 from skspmd import (
     SPMDPCA,
     SPMDBasicStatistics,
+    SPMDElasticNet,
     SPMDEmpiricalCovariance,
+    SPMDGaussianNB,
     SPMDIncrementalPCA,
     SPMDKMeans,
+    SPMDKNeighborsClassifier,
+    SPMDLasso,
     SPMDLinearRegression,
+    SPMDLogisticRegression,
     SPMDMultinomialNB,
+    SPMDNearestNeighbors,
     SPMDRidge,
     SPMDStandardScaler,
     SPMDTruncatedSVD,
@@ -46,16 +52,31 @@ FITS = {
     "TruncatedSVD-arpack": (SPMDTruncatedSVD, dict(algorithm="arpack"), None),
     "MultinomialNB": (SPMDMultinomialNB, {}, "labels"),
     "KMeans": (SPMDKMeans, dict(n_clusters=4, n_init=1, max_iter=3, random_state=0), None),
+    "KMeans-random": (
+        SPMDKMeans,
+        dict(n_clusters=4, init="random", n_init=2, max_iter=3, random_state=0),
+        None,
+    ),
+    "PCA-arpack": (SPMDPCA, dict(n_components=4, svd_solver="arpack"), None),
+    "Lasso": (SPMDLasso, dict(alpha=1.0, max_iter=5), "y"),
+    "ElasticNet": (SPMDElasticNet, dict(alpha=1.0, max_iter=5), "y"),
+    "LogisticRegression": (SPMDLogisticRegression, dict(max_iter=5), "binary"),
+    "GaussianNB": (SPMDGaussianNB, {}, "labels"),
+    "NearestNeighbors": (SPMDNearestNeighbors, {}, None),
+    "KNeighborsClassifier": (SPMDKNeighborsClassifier, {}, "labels"),
 }
 @pytest.fixture(scope="module")
 def mapped(tmp_path_factory):
     """This rank's blocks of X, y and labels in shared .npy files, memory-mapped."""
     folder = WORLD.bcast(str(tmp_path_factory.mktemp("mapped")) if RANK == 0 else None)
-    paths = {name: os.path.join(folder, f"{name}.npy") for name in ("X", "y", "labels")}
+    paths = {
+        name: os.path.join(folder, f"{name}.npy") for name in ("X", "y", "labels", "binary")
+    }
     if RANK == 0:
         X = np.lib.format.open_memmap(paths["X"], mode="w+", dtype=np.float64, shape=(N, D))
         y = np.lib.format.open_memmap(paths["y"], mode="w+", dtype=np.float64, shape=(N,))
         labels = np.lib.format.open_memmap(paths["labels"], mode="w+", dtype=np.int64, shape=(N,))
+        binary = np.lib.format.open_memmap(paths["binary"], mode="w+", dtype=np.int64, shape=(N,))
         w = np.random.default_rng(1).standard_normal(D)
         for start in range(0, N, 20_000):
             rng = np.random.default_rng([0, start])
@@ -63,8 +84,9 @@ def mapped(tmp_path_factory):
             X[start : start + block.shape[0]] = block
             y[start : start + block.shape[0]] = block @ w + rng.standard_normal(block.shape[0])
             labels[start : start + block.shape[0]] = block[:, 0].astype(np.int64) % 3
-        X.flush(), y.flush(), labels.flush()
-        del X, y, labels
+            binary[start : start + block.shape[0]] = block[:, 1] > 3.0
+        X.flush(), y.flush(), labels.flush(), binary.flush()
+        del X, y, labels, binary
     WORLD.Barrier()
     yield {name: io.read_rows(path, mmap=True) for name, path in paths.items()}
     WORLD.Barrier()

@@ -105,6 +105,7 @@ class SPMDEmpiricalCovariance(LocalRowsMixin, EmpiricalCovariance):
         seen: the batch's centred cross-products are merged into the running
         ones (pairwise update), so a stream of batches
         (:func:`skspmd.io.iter_rows`) needs memory for one batch only.
+        After ``fit``, ``partial_fit`` continues from the rows ``fit`` saw.
 
         Parameters
         ----------

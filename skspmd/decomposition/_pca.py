@@ -139,7 +139,10 @@ class SPMDPCA(LocalRowsMixin, PCA):
         of the variance), or ``'mle'`` (Minka's choice).
     copy : bool, default=True
         If False, the ``'randomized'`` and ``'arpack'`` solvers centre this
-        rank's rows in place, as sklearn does.
+        rank's rows in place, as sklearn does. A memory-mapped ``X`` (such
+        as ``skspmd.io.read_rows(path, mmap=True)``), and with
+        ``copy=False`` a read-only ``X``, is neither copied nor modified:
+        those solvers centre its rows block by block as they read them.
     whiten : bool, default=False
         Scale the projected data to unit variance in ``transform``.
     svd_solver : {'auto', 'full', 'covariance_eigh', 'arpack', 'randomized'}, default='auto'

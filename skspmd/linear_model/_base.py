@@ -395,7 +395,8 @@ class SPMDLinearRegression(
     ``partial_fit`` (an skspmd extension) keeps the merged cross-products
     across calls: after any number of calls the model is ``fit`` on every
     row seen, solved from the Gram matrix (its accuracy: see
-    ``partial_fit``).
+    ``partial_fit``). ``fit`` keeps them too, so ``partial_fit`` after
+    ``fit`` continues from the rows ``fit`` saw.
 
     Examples
     --------

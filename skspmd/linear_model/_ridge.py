@@ -154,7 +154,8 @@ class SPMDRidge(LocalRowsMixin, _GlobalR2Mixin, RidgePartialFit, Ridge):
 
     ``partial_fit`` (an skspmd extension) keeps the merged cross-products
     across calls: after any number of calls the model is ``fit`` on every
-    row seen, every solver working from the Gram matrix.
+    row seen, every solver working from the Gram matrix. ``fit`` keeps them
+    too, so ``partial_fit`` after ``fit`` continues from the rows ``fit`` saw.
 
     Examples
     --------

@@ -132,6 +132,7 @@ class SPMDBasicStatistics(BaseEstimator):
         seen: the moments of the batch are merged into the running ones
         (pairwise Chan update), so a stream of batches
         (:func:`skspmd.io.iter_rows`) needs memory for one batch only.
+        After ``fit``, ``partial_fit`` continues from the rows ``fit`` saw.
 
         Parameters
         ----------
