@@ -24,7 +24,7 @@ try:  # the optional compiled kernels (see setup.py)
 except ImportError:  # pragma: no cover - built by pip install; NumPy fallback otherwise
     _ckernels = None
 
-__all__ = ["block_moments", "group_sums", "merge_blocks", "compiled"]
+__all__ = ["block_moments", "group_sums", "merge_blocks", "compiled", "radius_candidates"]
 
 # Rows per block of the moments (the shift is re-taken every block).
 MOMENT_BLOCK_ROWS = 2048
@@ -156,3 +156,40 @@ def group_sums(X, rows, weights, out, use_compiled=None):
         out += sums.sums(part, rows[start : start + step], weights[start : start + step])
         lowest = min(lowest, np.fmin.reduce(part, axis=None)) if part.size else lowest
     return float(lowest)
+
+
+def radius_candidates(X, Y, xn, yn, r2, tau, use_compiled=None, block=256):
+    """Pairs of rows of ``X`` and ``Y`` that may lie within squared radius ``r2``.
+
+    ``xn``, ``yn`` are the squared norms of the rows (float64). Returns
+    ``(counts, cols, values)``: per row ``i`` of ``X``, ``counts[i]`` columns
+    ``j`` in increasing order (CSR, rows after rows) with
+    ``values = xn[i] + yn[j] - 2 X[i] . Y[j]`` (the squared distance by
+    expansion) and ``values - tau * (xn[i] + yn[j]) <= r2``. With ``tau``
+    above the relative rounding error of the expansion and of any other
+    summation of the squared distance, every pair that any of them puts within
+    ``r2`` is a candidate; the caller decides the candidates. Float64 only.
+    The compiled kernel keeps the dot products in registers and writes only
+    the candidates; the NumPy version (``use_compiled=False``) computes
+    ``block`` rows of ``X`` at a time with one GEMM; both give the same
+    candidates up to rounding at the ``tau`` margin.
+    """
+    X, Y = np.ascontiguousarray(X, np.float64), np.ascontiguousarray(Y, np.float64)
+    xn, yn = np.ascontiguousarray(xn, np.float64), np.ascontiguousarray(yn, np.float64)
+    if (use_compiled is None or use_compiled) and _ckernels is not None:
+        counts, cols, values = _ckernels.radius_candidates(X, Y, xn, yn, float(r2), float(tau))
+        return (
+            np.frombuffer(counts, np.int64),
+            np.frombuffer(cols, np.int64),
+            np.frombuffer(values, np.float64),
+        )
+    counts, cols, values = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    for start in range(0, X.shape[0], block):
+        rows = X[start : start + block]
+        norms = xn[start : start + block, None] + yn
+        squared = norms - 2.0 * (rows @ Y.T)
+        i, j = np.nonzero(squared - tau * norms <= r2)
+        counts.append(np.bincount(i, minlength=rows.shape[0]))
+        cols.append(j.astype(np.int64))
+        values.append(squared[i, j])
+    return np.concatenate(counts).astype(np.int64), np.concatenate(cols), np.concatenate(values)

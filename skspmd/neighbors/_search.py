@@ -41,6 +41,7 @@ from sklearn.neighbors import BallTree, KDTree
 
 from .._comm import agree_on_errors, ring_blocks
 from .._compat import ArgKmin, RadiusNeighbors
+from .._kernels import radius_candidates
 from .._threads import openmp_threads
 
 __all__ = ["Piece", "SearchRows", "effective_metric", "join_pieces", "resolve_method"]
@@ -146,8 +147,15 @@ class _Block:
     """The search scikit-learn would run on one block of training rows."""
 
     def __init__(self, Y, metric, method, leaf_size):
-        self.Y, self.metric, self.method = Y, metric, method
-        self.tree = _TREES[method](Y, leaf_size, metric=metric) if method in _TREES else None
+        self.Y, self.metric, self.method, self.leaf_size = Y, metric, method, leaf_size
+        self._tree = None
+
+    @property
+    def tree(self):
+        """scikit-learn's tree of the block (built when first needed), or None."""
+        if self._tree is None and self.method in _TREES:
+            self._tree = _TREES[self.method](self.Y, self.leaf_size, metric=self.metric)
+        return self._tree
 
     def _reductions_apply(self, Xq, reduction):
         return reduction is not None and reduction.is_usable_for(Xq, self.Y, self.metric)
@@ -177,6 +185,43 @@ class _Block:
 
     def radius(self, Xq, radius, return_distance):
         """Rows of the block within ``radius`` of each query row, in block order."""
+        if not return_distance and _expansion_applies(Xq, self.Y, self.metric):
+            return self._expanded_radius(Xq, radius)
+        return self._sklearn_radius(Xq, radius, return_distance)
+
+    def _expanded_radius(self, Xq, radius):
+        """:meth:`radius` without distances, filtered by the GEMM expansion (euclidean).
+
+        The compiled kernel (:func:`skspmd._kernels.radius_candidates`) keeps
+        the pairs whose expanded squared distance is within ``radius**2`` up
+        to a margin that bounds the rounding of every way of computing it
+        (scikit-learn's GEMM expansion, its trees' feature-by-feature sums).
+        Pairs inside by more than the margin are in for scikit-learn too;
+        the rare pairs within the margin of the radius are decided by
+        scikit-learn's own search of this block's method on just those rows.
+        """
+        n, r2 = Xq.shape[0], radius * radius
+        tau = _margin(Xq.shape[1])
+        xn, yn = _squared_norms(Xq), _squared_norms(self.Y)
+        counts, cols, values = radius_candidates(Xq, self.Y, xn, yn, r2, tau)
+        rows = np.repeat(np.arange(n), counts)
+        keep = values <= r2
+        band = np.flatnonzero(np.abs(values - r2) <= tau * (xn[rows] + yn[cols]))
+        if len(band):
+            keep[band] = self._decide(Xq, rows[band], cols[band], radius)
+        return Piece(np.bincount(rows[keep], minlength=n), cols[keep], np.empty(0))
+
+    def _decide(self, Xq, rows, cols, radius):
+        """Whether each pair ``(rows[t], cols[t])`` is within ``radius`` for scikit-learn."""
+        queries, q_of = np.unique(rows, return_inverse=True)
+        targets, t_of = np.unique(cols, return_inverse=True)
+        sub = _Block(self.Y[targets], self.metric, self.method, self.leaf_size)
+        piece = sub._sklearn_radius(Xq[queries], radius, return_distance=False)
+        found = np.repeat(np.arange(len(queries)), piece.lengths) * len(targets) + piece.ind
+        return np.isin(q_of * len(targets) + t_of, found)
+
+    def _sklearn_radius(self, Xq, radius, return_distance):
+        """:meth:`radius` by scikit-learn's search of this block's method."""
         n = Xq.shape[0]
         if self.tree is not None:
             found = self.tree.query_radius(Xq, radius, return_distance=return_distance)
@@ -211,6 +256,27 @@ class _Block:
             np.concatenate(ind),
             np.concatenate(dist) if return_distance else np.empty(0),
         )
+
+
+def _margin(n_features):
+    """Relative margin ``tau`` of the expansion filter for ``n_features`` columns.
+
+    A squared euclidean distance computed in float64 by expansion
+    (``|x|^2 + |y|^2 - 2 x.y``, any order of the sums, FMA or not) or feature
+    by feature is within about ``(2 n_features + 4) u (|x|^2 + |y|^2)`` of the
+    exact value (``u = 2**-53``); two such computations differ by at most
+    twice that, which ``8 (n_features + 4) u`` covers with room to spare.
+    """
+    return (n_features + 4) * 2.0**-50
+
+
+def _squared_norms(X):
+    return np.einsum("ij,ij->i", X, X)
+
+
+def _expansion_applies(Xq, Y, metric):
+    """Whether :meth:`_Block._expanded_radius` covers this search (euclidean, float64)."""
+    return metric == "euclidean" and Xq.dtype == np.float64 and Y.dtype == np.float64
 
 
 def _merge_top(best, found, k):
