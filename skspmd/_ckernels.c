@@ -272,7 +272,8 @@ group_sums(PyObject *self, PyObject *args)
 typedef double v8d __attribute__((vector_size(64)));
 typedef long long v8l __attribute__((vector_size(64)));
 
-#define TILE_COLS 512 /* block rows per packed tile (d x 512 doubles, in L1/L2) */
+#define GROUP_ROWS 32 /* query rows per group (one bounding box) */
+#define TILE_COLS 64  /* block rows per packed tile (one bounding box, d x 64 in L1) */
 
 typedef struct {
     int64_t *row, *col;
@@ -301,27 +302,24 @@ pairs_push(pairs_t *p, int64_t i, int64_t j, double v)
     return 0;
 }
 
-/* One tile: query rows q0..q0+nq of X (4 at a time) against the packed tile yt
- * (d x TILE_COLS, block rows c0..c0+TILE_COLS, norms yn_t; padding has norm
- * +inf). Returns -1 when out of memory. */
+/* Query rows i0..i0+nq of X (4 at a time) against one packed tile: yt holds
+ * -2 y (d x TILE_COLS, block rows c0.., so the accumulated dot is exactly
+ * -2 x.y), yn_t the norms (+inf in the padding). Returns -1 when out of memory. */
 WIDEST_SIMD static int
-radius_tile(const double *X, const double *xn, Py_ssize_t nq, Py_ssize_t d,
-            const double *yt, const double *yn_t, Py_ssize_t c0, Py_ssize_t ncols,
-            double r2, double tau, pairs_t *out)
+radius_tile(const double *X, const double *xn, Py_ssize_t i_first, Py_ssize_t nq, Py_ssize_t d,
+            const double *yt, const double *yn_t, Py_ssize_t c0, double r2, double tau,
+            pairs_t *out)
 {
-    for (Py_ssize_t i0 = 0; i0 < nq; i0 += 4) {
+    const double shrink = 1.0 - tau;
+    for (Py_ssize_t i0 = i_first; i0 < i_first + nq; i0 += 4) {
         const double *xr[4];
         double xs[4];
         for (int r = 0; r < 4; r++) {
-            if (i0 + r < nq) {
-                xr[r] = X + (i0 + r) * d;
-                xs[r] = xn[i0 + r];
-            } else { /* padding query row: an infinite norm, never a candidate */
-                xr[r] = X;
-                xs[r] = INFINITY;
-            }
+            int real = i0 + r < i_first + nq;
+            xr[r] = X + (real ? i0 + r : i_first) * d;
+            xs[r] = real ? xn[i0 + r] : INFINITY; /* padding row: never a candidate */
         }
-        for (Py_ssize_t jj = 0; jj < ncols; jj += 16) {
+        for (Py_ssize_t jj = 0; jj < TILE_COLS; jj += 16) {
             v8d a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0};
             v8d a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
             for (Py_ssize_t k = 0; k < d; k++) {
@@ -336,12 +334,11 @@ radius_tile(const double *X, const double *xn, Py_ssize_t nq, Py_ssize_t d,
             v8d n0, n1;
             memcpy(&n0, yn_t + jj, sizeof(v8d));
             memcpy(&n1, yn_t + jj + 8, sizeof(v8d));
-            const double shrink = 1.0 - tau;
             v8d v[8] = {
-                (n0 + xs[0]) * shrink - 2.0 * a00, (n1 + xs[0]) * shrink - 2.0 * a01,
-                (n0 + xs[1]) * shrink - 2.0 * a10, (n1 + xs[1]) * shrink - 2.0 * a11,
-                (n0 + xs[2]) * shrink - 2.0 * a20, (n1 + xs[2]) * shrink - 2.0 * a21,
-                (n0 + xs[3]) * shrink - 2.0 * a30, (n1 + xs[3]) * shrink - 2.0 * a31,
+                (n0 + xs[0]) * shrink + a00, (n1 + xs[0]) * shrink + a01,
+                (n0 + xs[1]) * shrink + a10, (n1 + xs[1]) * shrink + a11,
+                (n0 + xs[2]) * shrink + a20, (n1 + xs[2]) * shrink + a21,
+                (n0 + xs[3]) * shrink + a30, (n1 + xs[3]) * shrink + a31,
             };
             v8l m = (v[0] <= r2) | (v[1] <= r2) | (v[2] <= r2) | (v[3] <= r2) |
                     (v[4] <= r2) | (v[5] <= r2) | (v[6] <= r2) | (v[7] <= r2);
@@ -350,17 +347,17 @@ radius_tile(const double *X, const double *xn, Py_ssize_t nq, Py_ssize_t d,
             if (!((lanes[0] | lanes[1]) | (lanes[2] | lanes[3]) | (lanes[4] | lanes[5]) |
                   (lanes[6] | lanes[7])))
                 continue;
-            /* rare: emit this 4 x 16 patch's candidates, row by row */
+            /* rare: emit this 4 x 16 patch's candidates */
             v8d acc[8] = {a00, a01, a10, a11, a20, a21, a30, a31};
-            for (int r = 0; r < 4 && i0 + r < nq; r++) {
+            for (int r = 0; r < 4 && i0 + r < i_first + nq; r++) {
                 for (int h = 0; h < 2; h++) {
                     double vl[8], al[8];
                     memcpy(vl, &v[2 * r + h], sizeof(vl));
                     memcpy(al, &acc[2 * r + h], sizeof(al));
                     for (int l = 0; l < 8; l++) {
                         Py_ssize_t c = jj + 8 * h + l;
-                        if (vl[l] <= r2 && c < ncols &&
-                            pairs_push(out, i0 + r, c0 + c, (xs[r] + yn_t[c]) - 2.0 * al[l]) < 0)
+                        if (vl[l] <= r2 &&
+                            pairs_push(out, i0 + r, c0 + c, (xs[r] + yn_t[c]) + al[l]) < 0)
                             return -1;
                     }
                 }
@@ -370,40 +367,133 @@ radius_tile(const double *X, const double *xn, Py_ssize_t nq, Py_ssize_t d,
     return 0;
 }
 
-/* All tiles of Y, then a stable counting sort of the pairs by query row. */
+/* Bounding box (lo, hi: d each) and largest squared norm of rows [0, n). */
+static double
+bounding_box(const double *X, const double *norms, Py_ssize_t n, Py_ssize_t d, double *lo,
+             double *hi)
+{
+    double top = 0.0;
+    for (Py_ssize_t k = 0; k < d; k++) {
+        lo[k] = INFINITY;
+        hi[k] = -INFINITY;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (Py_ssize_t k = 0; k < d; k++) {
+            double x = X[i * d + k];
+            lo[k] = x < lo[k] ? x : lo[k];
+            hi[k] = x > hi[k] ? x : hi[k];
+        }
+        top = norms[i] > top ? norms[i] : top;
+    }
+    return top;
+}
+
+/* Whether no pair of two boxes can be a candidate: the squared gap between the
+ * boxes (computed within a relative 1e-12 for any d below ~1e3) exceeds r2 by
+ * more than twice the candidates' margin. */
+static int
+boxes_apart(const double *alo, const double *ahi, double an, const double *blo,
+            const double *bhi, double bn, Py_ssize_t d, double r2, double tau)
+{
+    double gap2 = 0.0;
+    for (Py_ssize_t k = 0; k < d; k++) {
+        double g = alo[k] - bhi[k], h = blo[k] - ahi[k];
+        g = g > h ? g : h;
+        if (g > 0.0)
+            gap2 += g * g;
+    }
+    return gap2 * (1.0 - 1e-12) > r2 + 2.0 * tau * (an + bn);
+}
+
+/* Stable counting sort of the pairs by key (keys in [0, n_keys)). */
+static int
+sort_pairs(pairs_t *p, const int64_t *key, Py_ssize_t n_keys, pairs_t *into)
+{
+    int64_t *start = calloc(n_keys + 1, sizeof(int64_t));
+    if (!start)
+        return -1;
+    for (Py_ssize_t t = 0; t < p->len; t++)
+        start[key[t] + 1]++;
+    for (Py_ssize_t k = 0; k < n_keys; k++)
+        start[k + 1] += start[k];
+    for (Py_ssize_t t = 0; t < p->len; t++) {
+        int64_t pos = start[key[t]]++;
+        into->row[pos] = p->row[t];
+        into->col[pos] = p->col[t];
+        into->val[pos] = p->val[t];
+    }
+    into->len = p->len;
+    free(start);
+    return 0;
+}
+
+/* Every (query group, block tile) whose boxes are not apart; then the pairs
+ * renamed by the permutations and sorted by (query row, block row). */
 static int
 radius_all(const double *X, const double *xn, Py_ssize_t nq, const double *Y,
-           const double *yn, Py_ssize_t ny, Py_ssize_t d, double r2, double tau, pairs_t *out)
+           const double *yn, Py_ssize_t ny, Py_ssize_t d, double r2, double tau,
+           const int64_t *qperm, const int64_t *yperm, pairs_t *out)
 {
-    double *yt = malloc((d * TILE_COLS + TILE_COLS) * sizeof(double));
-    if (!yt)
-        return -1;
-    double *yn_t = yt + d * TILE_COLS;
-    int status = 0;
+    Py_ssize_t n_groups = (nq + GROUP_ROWS - 1) / GROUP_ROWS;
+    double *yt = malloc((d * TILE_COLS + TILE_COLS + 2 * d) * sizeof(double));
+    double *qbox = malloc((n_groups * (2 * d + 1) + 1) * sizeof(double));
+    pairs_t tmp = {0};
+    int status = (yt && qbox) ? 0 : -1;
+    double *yn_t = yt + d * TILE_COLS, *ylo = yn_t + TILE_COLS, *yhi = ylo + d;
+    for (Py_ssize_t g = 0; g < n_groups && !status; g++) {
+        Py_ssize_t first = g * GROUP_ROWS, rows = nq - first < GROUP_ROWS ? nq - first : GROUP_ROWS;
+        double *box = qbox + g * (2 * d + 1);
+        box[2 * d] = bounding_box(X + first * d, xn + first, rows, d, box, box + d);
+    }
     for (Py_ssize_t c0 = 0; c0 < ny && !status; c0 += TILE_COLS) {
         Py_ssize_t ncols = ny - c0 < TILE_COLS ? ny - c0 : TILE_COLS;
+        double yn_top = bounding_box(Y + c0 * d, yn + c0, ncols, d, ylo, yhi);
         for (Py_ssize_t c = 0; c < TILE_COLS; c++) {
             int real = c < ncols;
             for (Py_ssize_t k = 0; k < d; k++)
-                yt[k * TILE_COLS + c] = real ? Y[(c0 + c) * d + k] : 0.0;
+                yt[k * TILE_COLS + c] = real ? -2.0 * Y[(c0 + c) * d + k] : 0.0;
             yn_t[c] = real ? yn[c0 + c] : INFINITY;
         }
-        status = radius_tile(X, xn, nq, d, yt, yn_t, c0, ncols, r2, tau, out);
+        for (Py_ssize_t g = 0; g < n_groups && !status; g++) {
+            const double *box = qbox + g * (2 * d + 1);
+            if (boxes_apart(box, box + d, box[2 * d], ylo, yhi, yn_top, d, r2, tau))
+                continue;
+            Py_ssize_t first = g * GROUP_ROWS;
+            Py_ssize_t rows = nq - first < GROUP_ROWS ? nq - first : GROUP_ROWS;
+            status = radius_tile(X, xn, first, rows, d, yt, yn_t, c0, r2, tau, out);
+        }
     }
     free(yt);
+    free(qbox);
+    if (status || !out->len)
+        return status;
+    /* original row numbers, then sorted by block row and (stably) by query row */
+    for (Py_ssize_t t = 0; t < out->len; t++) {
+        out->row[t] = qperm[out->row[t]];
+        out->col[t] = yperm[out->col[t]];
+    }
+    tmp.row = malloc(out->len * sizeof(int64_t));
+    tmp.col = malloc(out->len * sizeof(int64_t));
+    tmp.val = malloc(out->len * sizeof(double));
+    if (!tmp.row || !tmp.col || !tmp.val || sort_pairs(out, out->col, ny, &tmp) < 0 ||
+        sort_pairs(&tmp, tmp.row, nq, out) < 0)
+        status = -1;
+    free(tmp.row);
+    free(tmp.col);
+    free(tmp.val);
     return status;
 }
 
 static PyObject *
 radius_candidates(PyObject *self, PyObject *args)
 {
-    PyObject *xo, *yo, *xno, *yno, *result = NULL;
+    PyObject *xo, *yo, *xno, *yno, *qpo, *ypo, *result = NULL;
     double r2, tau;
     Py_ssize_t nq, ny, d, dy;
     int f32x, f32y, status;
-    Py_buffer xv, yv, xnv, ynv;
+    Py_buffer xv, yv, xnv, ynv, qpv, ypv;
     pairs_t p = {0};
-    if (!PyArg_ParseTuple(args, "OOOOdd", &xo, &yo, &xno, &yno, &r2, &tau))
+    if (!PyArg_ParseTuple(args, "OOOOddOO", &xo, &yo, &xno, &yno, &r2, &tau, &qpo, &ypo))
         return NULL;
     if (get_matrix(xo, &xv, &nq, &d, &f32x) < 0)
         return NULL;
@@ -419,41 +509,51 @@ radius_candidates(PyObject *self, PyObject *args)
         goto fail2;
     if (get_vector(yno, &ynv, 0, 'd', 8, ny) < 0)
         goto fail3;
+    if (get_vector(qpo, &qpv, 0, 'l', 8, nq) < 0 &&
+        (PyErr_Clear(), get_vector(qpo, &qpv, 0, 'q', 8, nq) < 0))
+        goto fail4;
+    if (get_vector(ypo, &ypv, 0, 'l', 8, ny) < 0 &&
+        (PyErr_Clear(), get_vector(ypo, &ypv, 0, 'q', 8, ny) < 0))
+        goto fail5;
+    /* the permutations must be permutations: out-of-range rows would corrupt memory */
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < nq; i++)
+        bad |= ((int64_t *)qpv.buf)[i] < 0 || ((int64_t *)qpv.buf)[i] >= nq;
+    for (Py_ssize_t j = 0; j < ny; j++)
+        bad |= ((int64_t *)ypv.buf)[j] < 0 || ((int64_t *)ypv.buf)[j] >= ny;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "row orders out of range");
+        goto fail6;
+    }
     Py_BEGIN_ALLOW_THREADS
-    status = radius_all(xv.buf, xnv.buf, nq, yv.buf, ynv.buf, ny, d, r2, tau, &p);
+    status = radius_all(xv.buf, xnv.buf, nq, yv.buf, ynv.buf, ny, d, r2, tau, qpv.buf, ypv.buf,
+                        &p);
     Py_END_ALLOW_THREADS
     if (status < 0) {
         PyErr_NoMemory();
-        goto fail4;
+        goto fail6;
     }
     PyObject *counts = PyByteArray_FromStringAndSize(NULL, nq * 8);
     PyObject *cols = PyByteArray_FromStringAndSize(NULL, p.len * 8);
     PyObject *vals = PyByteArray_FromStringAndSize(NULL, p.len * 8);
     if (counts && cols && vals) {
         int64_t *cnt = (int64_t *)PyByteArray_AS_STRING(counts);
-        int64_t *cc = (int64_t *)PyByteArray_AS_STRING(cols);
-        double *vv = (double *)PyByteArray_AS_STRING(vals);
         memset(cnt, 0, nq * 8);
         for (Py_ssize_t t = 0; t < p.len; t++)
             cnt[p.row[t]]++;
-        int64_t *start = malloc((nq + 1) * sizeof(int64_t));
-        if (start) {
-            start[0] = 0;
-            for (Py_ssize_t i = 0; i < nq; i++)
-                start[i + 1] = start[i] + cnt[i];
-            for (Py_ssize_t t = 0; t < p.len; t++) {
-                int64_t pos = start[p.row[t]]++;
-                cc[pos] = p.col[t];
-                vv[pos] = p.val[t];
-            }
-            free(start);
-            result = PyTuple_Pack(3, counts, cols, vals);
-        } else
-            PyErr_NoMemory();
+        if (p.len) {
+            memcpy(PyByteArray_AS_STRING(cols), p.col, p.len * 8);
+            memcpy(PyByteArray_AS_STRING(vals), p.val, p.len * 8);
+        }
+        result = PyTuple_Pack(3, counts, cols, vals);
     }
     Py_XDECREF(counts);
     Py_XDECREF(cols);
     Py_XDECREF(vals);
+fail6:
+    PyBuffer_Release(&ypv);
+fail5:
+    PyBuffer_Release(&qpv);
 fail4:
     PyBuffer_Release(&ynv);
 fail3:

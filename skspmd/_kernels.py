@@ -158,7 +158,7 @@ def group_sums(X, rows, weights, out, use_compiled=None):
     return float(lowest)
 
 
-def radius_candidates(X, Y, xn, yn, r2, tau, use_compiled=None, block=256):
+def radius_candidates(X, Y, xn, yn, r2, tau, orders=None, use_compiled=None, block=256):
     """Pairs of rows of ``X`` and ``Y`` that may lie within squared radius ``r2``.
 
     ``xn``, ``yn`` are the squared norms of the rows (float64). Returns
@@ -169,15 +169,26 @@ def radius_candidates(X, Y, xn, yn, r2, tau, use_compiled=None, block=256):
     above the relative rounding error of the expansion and of any other
     summation of the squared distance, every pair that any of them puts within
     ``r2`` is a candidate; the caller decides the candidates. Float64 only.
-    The compiled kernel keeps the dot products in registers and writes only
-    the candidates; the NumPy version (``use_compiled=False``) computes
-    ``block`` rows of ``X`` at a time with one GEMM; both give the same
-    candidates up to rounding at the ``tau`` margin.
+
+    The compiled kernel visits the rows in ``orders`` (a permutation of the
+    rows of ``X`` and one of ``Y``, e.g. a tree's order so that consecutive
+    rows lie close together; the given order by default): groups of 32 rows of
+    ``X`` against tiles of 64 rows of ``Y``, skipping every pair of groups
+    whose bounding boxes lie farther apart than the radius and the margin;
+    the dot products stay in registers and only candidates are written. The
+    NumPy version (``use_compiled=False``) computes ``block`` rows of ``X`` at
+    a time with one GEMM. Both give the same candidates, up to rounding at
+    the ``tau`` margin.
     """
     X, Y = np.ascontiguousarray(X, np.float64), np.ascontiguousarray(Y, np.float64)
     xn, yn = np.ascontiguousarray(xn, np.float64), np.ascontiguousarray(yn, np.float64)
     if (use_compiled is None or use_compiled) and _ckernels is not None:
-        counts, cols, values = _ckernels.radius_candidates(X, Y, xn, yn, float(r2), float(tau))
+        if orders is None:
+            orders = np.arange(X.shape[0]), np.arange(Y.shape[0])
+        qo, yo = (np.ascontiguousarray(o, dtype=np.int64) for o in orders)
+        counts, cols, values = _ckernels.radius_candidates(
+            X[qo], Y[yo], xn[qo], yn[yo], float(r2), float(tau), qo, yo
+        )
         return (
             np.frombuffer(counts, np.int64),
             np.frombuffer(cols, np.int64),

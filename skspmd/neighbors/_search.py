@@ -203,7 +203,8 @@ class _Block:
         n, r2 = Xq.shape[0], radius * radius
         tau = _margin(Xq.shape[1])
         xn, yn = _squared_norms(Xq), _squared_norms(self.Y)
-        counts, cols, values = radius_candidates(Xq, self.Y, xn, yn, r2, tau)
+        orders = _spatial_order(Xq), _spatial_order(self.Y)
+        counts, cols, values = radius_candidates(Xq, self.Y, xn, yn, r2, tau, orders)
         rows = np.repeat(np.arange(n), counts)
         keep = values <= r2
         band = np.flatnonzero(np.abs(values - r2) <= tau * (xn[rows] + yn[cols]))
@@ -268,6 +269,13 @@ def _margin(n_features):
     twice that, which ``8 (n_features + 4) u`` covers with room to spare.
     """
     return (n_features + 4) * 2.0**-50
+
+
+def _spatial_order(X):
+    """The rows of ``X`` in the order of a KD tree's leaves (nearby rows together)."""
+    if X.shape[0] < 2:
+        return np.arange(X.shape[0])
+    return KDTree(X, leaf_size=16).get_arrays()[1]
 
 
 def _squared_norms(X):
