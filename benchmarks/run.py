@@ -330,9 +330,14 @@ def print_iterations(rows):
 
 
 def _comm_share(res):
+    """Communication share of the median fit; for the neighbour searches also the share
+    spent waiting for training blocks that travel around the ring (``ring_median``)."""
     if not res or res.get("comm_median") is None:
         return "-"
-    return f"{100 * res['comm_median'] / res['median']:.0f}%"
+    share = f"{100 * res['comm_median'] / res['median']:.0f}%"
+    if res.get("ring_median"):
+        share += f" (blocks {100 * res['ring_median'] / res['median']:.0f}%)"
+    return share
 
 
 def bound_seconds(row, ranks=2):
