@@ -183,13 +183,17 @@ class _Block:
             return np.vstack([d for d, _ in found]), np.vstack([i for _, i in found])
         return _ties_by_index(search, Xq, k, min(2 * k, self.Y.shape[0]), self.Y.shape[0])
 
-    def radius(self, Xq, radius, return_distance):
-        """Rows of the block within ``radius`` of each query row, in block order."""
+    def radius(self, Xq, radius, return_distance, query=None):
+        """Rows of the block within ``radius`` of each query row, in block order.
+
+        ``query``: the :class:`_QueryRows` of ``Xq`` when several blocks are
+        searched for the same rows (their norms and order are computed once).
+        """
         if not return_distance and _expansion_applies(Xq, self.Y, self.metric):
-            return self._expanded_radius(Xq, radius)
+            return self._expanded_radius(query or _QueryRows(Xq), radius)
         return self._sklearn_radius(Xq, radius, return_distance)
 
-    def _expanded_radius(self, Xq, radius):
+    def _expanded_radius(self, query, radius):
         """:meth:`radius` without distances, filtered by the GEMM expansion (euclidean).
 
         The compiled kernel (:func:`skspmd._kernels.radius_candidates`) keeps
@@ -200,10 +204,11 @@ class _Block:
         the rare pairs within the margin of the radius are decided by
         scikit-learn's own search of this block's method on just those rows.
         """
-        n, r2 = Xq.shape[0], radius * radius
+        Xq, n, r2 = query.X, query.X.shape[0], radius * radius
         tau = _margin(Xq.shape[1])
-        xn, yn = _squared_norms(Xq), _squared_norms(self.Y)
-        orders = _spatial_order(Xq), _spatial_order(self.Y)
+        block = query if self.Y is Xq else _QueryRows(self.Y)
+        xn, yn = query.norms, block.norms
+        orders = query.order, block.order
         counts, cols, values = radius_candidates(Xq, self.Y, xn, yn, r2, tau, orders)
         rows = np.repeat(np.arange(n), counts)
         keep = values <= r2
@@ -271,15 +276,29 @@ def _margin(n_features):
     return (n_features + 4) * 2.0**-50
 
 
-def _spatial_order(X):
-    """The rows of ``X`` in the order of a KD tree's leaves (nearby rows together)."""
-    if X.shape[0] < 2:
-        return np.arange(X.shape[0])
-    return KDTree(X, leaf_size=16).get_arrays()[1]
+class _QueryRows:
+    """Rows with their squared norms and a spatial order, each computed when first needed.
 
+    The order is a KD tree's leaf order (nearby rows together), for the
+    bounding boxes of :func:`skspmd._kernels.radius_candidates`.
+    """
 
-def _squared_norms(X):
-    return np.einsum("ij,ij->i", X, X)
+    def __init__(self, X):
+        self.X, self._norms, self._order = X, None, None
+
+    @property
+    def norms(self):
+        if self._norms is None:
+            self._norms = np.einsum("ij,ij->i", self.X, self.X)
+        return self._norms
+
+    @property
+    def order(self):
+        if self._order is None:
+            small = self.X.shape[0] < 2
+            tree = None if small else KDTree(self.X, leaf_size=16)
+            self._order = np.arange(self.X.shape[0]) if small else tree.get_arrays()[1]
+        return self._order
 
 
 def _expansion_applies(Xq, Y, metric):
@@ -359,14 +378,14 @@ class SearchRows:
         that travel with the blocks; each piece holds their values at its
         neighbours (``Piece.values``).
         """
-        n = Xq.shape[0]
+        n, query = Xq.shape[0], _QueryRows(Xq)
         pieces = [None] * self.comm.Get_size()
         for owner, Y, values in self._blocks(list(extras)):
             with agree_on_errors(self.comm):
                 piece = _empty_piece(n)
                 if n and Y.shape[0]:
                     piece = _Block(Y, self.metric, self.method, self.leaf_size).radius(
-                        Xq, radius, return_distance
+                        Xq, radius, return_distance, query
                     )
                 pieces[owner] = piece._replace(values=tuple(v[piece.ind] for v in values))
         return pieces
