@@ -272,17 +272,24 @@ group_sums(PyObject *self, PyObject *args)
 typedef double v8d __attribute__((vector_size(64)));
 typedef long long v8l __attribute__((vector_size(64)));
 
+/* The comparisons of whole vectors need AVX-512DQ (x86-64-v4) to stay in vector registers. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define WIDEST_SIMD_V4 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define WIDEST_SIMD_V4
+#endif
+
 #define GROUP_ROWS 32 /* query rows per group (one bounding box) */
 #define TILE_COLS 64  /* block rows per packed tile (one bounding box, d x 64 in L1) */
 
 typedef struct {
     int64_t *row, *col;
-    double *val;
+    uint8_t *flag;
     Py_ssize_t len, cap;
 } pairs_t;
 
 static int
-pairs_push(pairs_t *p, int64_t i, int64_t j, double v)
+pairs_push(pairs_t *p, int64_t i, int64_t j, uint8_t flag)
 {
     if (p->len == p->cap) {
         Py_ssize_t cap = p->cap ? 2 * p->cap : 1 << 16;
@@ -290,35 +297,68 @@ pairs_push(pairs_t *p, int64_t i, int64_t j, double v)
         if (row) p->row = row;
         int64_t *col = realloc(p->col, cap * sizeof(int64_t));
         if (col) p->col = col;
-        double *val = realloc(p->val, cap * sizeof(double));
-        if (val) p->val = val;
-        if (!row || !col || !val)
+        uint8_t *flag = realloc(p->flag, cap);
+        if (flag) p->flag = flag;
+        if (!row || !col || !flag)
             return -1;
         p->cap = cap;
     }
     p->row[p->len] = i;
     p->col[p->len] = j;
-    p->val[p->len++] = v;
+    p->flag[p->len++] = flag;
     return 0;
 }
 
-/* Query rows i0..i0+nq of X (4 at a time) against one packed tile: yt holds
- * -2 y (d x TILE_COLS, block rows c0.., so the accumulated dot is exactly
- * -2 x.y), yn_t the norms (+inf in the padding). Returns -1 when out of memory. */
-WIDEST_SIMD static int
+/* Whether any lane of a or b is negative (sign bits ORed, then halved three times). */
+static inline __attribute__((always_inline)) int
+any_negative(v8d a, v8d b)
+{
+    v8l o = (v8l)a | (v8l)b;
+    o |= __builtin_shufflevector(o, o, 4, 5, 6, 7, 0, 1, 2, 3);
+    o |= __builtin_shufflevector(o, o, 2, 3, 0, 1, 6, 7, 4, 5);
+    o |= __builtin_shufflevector(o, o, 1, 0, 3, 2, 5, 4, 7, 6);
+    return o[0] < 0;
+}
+
+/* Push the candidates of one query row among 16 block rows: d = v' - r2 where
+ * v' = (1 - tau) s + acc, acc = -2 x.y, s = |x|^2 + |y|^2. Flag 1: within the
+ * margin of r2 (v + tau s > r2, decided by the caller), 0: surely within. */
+static int
+push_row(pairs_t *out, Py_ssize_t i, Py_ssize_t c0, Py_ssize_t jj, const v8d *patch,
+         double xs, const double *yn_t, double r2, double tau)
+{
+    double dl[16], al[16]; /* patch: d for 16 block rows, then acc */
+    memcpy(dl, patch, 128);
+    memcpy(al, patch + 2, 128);
+    for (int l = 0; l < 16; l++) {
+        if (!(dl[l] < 0.0 || signbit(dl[l])))
+            continue;
+        double sum = xs + yn_t[jj + l];
+        if (pairs_push(out, i, c0 + jj + l, (sum + al[l]) + tau * sum > r2) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Query rows i_first..i_first+nq of X (4 at a time) against one packed tile:
+ * yt holds -2 y (d x TILE_COLS, block rows c0.., so the accumulated dot is
+ * exactly -2 x.y), yn_t the norms (+inf in the padding). Returns -1 when out
+ * of memory. */
+WIDEST_SIMD_V4 static int
 radius_tile(const double *X, const double *xn, Py_ssize_t i_first, Py_ssize_t nq, Py_ssize_t d,
             const double *yt, const double *yn_t, Py_ssize_t c0, double r2, double tau,
             pairs_t *out)
 {
     const double shrink = 1.0 - tau;
     for (Py_ssize_t i0 = i_first; i0 < i_first + nq; i0 += 4) {
-        const double *xr[4];
+        const double *x0, *x1, *x2, *x3;
         double xs[4];
-        for (int r = 0; r < 4; r++) {
-            int real = i0 + r < i_first + nq;
-            xr[r] = X + (real ? i0 + r : i_first) * d;
-            xs[r] = real ? xn[i0 + r] : INFINITY; /* padding row: never a candidate */
-        }
+        for (int r = 0; r < 4; r++)
+            xs[r] = i0 + r < i_first + nq ? xn[i0 + r] : INFINITY; /* padding: never */
+        x0 = X + i0 * d;
+        x1 = i0 + 1 < i_first + nq ? x0 + d : x0;
+        x2 = i0 + 2 < i_first + nq ? x0 + 2 * d : x0;
+        x3 = i0 + 3 < i_first + nq ? x0 + 3 * d : x0;
         for (Py_ssize_t jj = 0; jj < TILE_COLS; jj += 16) {
             v8d a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0};
             v8d a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
@@ -326,42 +366,34 @@ radius_tile(const double *X, const double *xn, Py_ssize_t i_first, Py_ssize_t nq
                 v8d y0, y1;
                 memcpy(&y0, yt + k * TILE_COLS + jj, sizeof(v8d));
                 memcpy(&y1, yt + k * TILE_COLS + jj + 8, sizeof(v8d));
-                a00 += xr[0][k] * y0; a01 += xr[0][k] * y1;
-                a10 += xr[1][k] * y0; a11 += xr[1][k] * y1;
-                a20 += xr[2][k] * y0; a21 += xr[2][k] * y1;
-                a30 += xr[3][k] * y0; a31 += xr[3][k] * y1;
+                a00 += x0[k] * y0; a01 += x0[k] * y1;
+                a10 += x1[k] * y0; a11 += x1[k] * y1;
+                a20 += x2[k] * y0; a21 += x2[k] * y1;
+                a30 += x3[k] * y0; a31 += x3[k] * y1;
             }
             v8d n0, n1;
             memcpy(&n0, yn_t + jj, sizeof(v8d));
             memcpy(&n1, yn_t + jj + 8, sizeof(v8d));
-            v8d v[8] = {
-                (n0 + xs[0]) * shrink + a00, (n1 + xs[0]) * shrink + a01,
-                (n0 + xs[1]) * shrink + a10, (n1 + xs[1]) * shrink + a11,
-                (n0 + xs[2]) * shrink + a20, (n1 + xs[2]) * shrink + a21,
-                (n0 + xs[3]) * shrink + a30, (n1 + xs[3]) * shrink + a31,
-            };
-            v8l m = (v[0] <= r2) | (v[1] <= r2) | (v[2] <= r2) | (v[3] <= r2) |
-                    (v[4] <= r2) | (v[5] <= r2) | (v[6] <= r2) | (v[7] <= r2);
-            long long lanes[8];
-            memcpy(lanes, &m, sizeof(lanes));
-            if (!((lanes[0] | lanes[1]) | (lanes[2] | lanes[3]) | (lanes[4] | lanes[5]) |
-                  (lanes[6] | lanes[7])))
+            v8d d00 = (n0 + xs[0]) * shrink + a00 - r2, d01 = (n1 + xs[0]) * shrink + a01 - r2;
+            v8d d10 = (n0 + xs[1]) * shrink + a10 - r2, d11 = (n1 + xs[1]) * shrink + a11 - r2;
+            v8d d20 = (n0 + xs[2]) * shrink + a20 - r2, d21 = (n1 + xs[2]) * shrink + a21 - r2;
+            v8d d30 = (n0 + xs[3]) * shrink + a30 - r2, d31 = (n1 + xs[3]) * shrink + a31 - r2;
+            v8l all = ((v8l)d00 | (v8l)d01) | ((v8l)d10 | (v8l)d11) |
+                      ((v8l)d20 | (v8l)d21) | ((v8l)d30 | (v8l)d31);
+            if (!any_negative((v8d)all, (v8d)all))
                 continue;
-            /* rare: emit this 4 x 16 patch's candidates */
-            v8d acc[8] = {a00, a01, a10, a11, a20, a21, a30, a31};
-            for (int r = 0; r < 4 && i0 + r < i_first + nq; r++) {
-                for (int h = 0; h < 2; h++) {
-                    double vl[8], al[8];
-                    memcpy(vl, &v[2 * r + h], sizeof(vl));
-                    memcpy(al, &acc[2 * r + h], sizeof(al));
-                    for (int l = 0; l < 8; l++) {
-                        Py_ssize_t c = jj + 8 * h + l;
-                        if (vl[l] <= r2 &&
-                            pairs_push(out, i0 + r, c0 + c, (xs[r] + yn_t[c]) + al[l]) < 0)
-                            return -1;
-                    }
-                }
-            }
+            /* rare: push this 4 x 16 patch's candidates, row by row */
+#define PUSH(R, D0, D1, A0, A1)                                                         \
+    if (any_negative(D0, D1)) {                                                      \
+        v8d patch[4] = {D0, D1, A0, A1};                                             \
+        if (push_row(out, i0 + R, c0, jj, patch, xs[R], yn_t, r2, tau) < 0)          \
+            return -1;                                                               \
+    }
+            PUSH(0, d00, d01, a00, a01)
+            PUSH(1, d10, d11, a10, a11)
+            PUSH(2, d20, d21, a20, a21)
+            PUSH(3, d30, d31, a30, a31)
+#undef PUSH
         }
     }
     return 0;
@@ -420,7 +452,7 @@ sort_pairs(pairs_t *p, const int64_t *key, Py_ssize_t n_keys, pairs_t *into)
         int64_t pos = start[key[t]]++;
         into->row[pos] = p->row[t];
         into->col[pos] = p->col[t];
-        into->val[pos] = p->val[t];
+        into->flag[pos] = p->flag[t];
     }
     into->len = p->len;
     free(start);
@@ -465,7 +497,7 @@ radius_all(const double *X, const double *xn, Py_ssize_t nq, const double *Y,
     }
     free(yt);
     free(qbox);
-    if (status || !out->len)
+    if (status || !out->len || getenv("SKIPSORT"))
         return status;
     /* original row numbers, then sorted by block row and (stably) by query row */
     for (Py_ssize_t t = 0; t < out->len; t++) {
@@ -474,13 +506,13 @@ radius_all(const double *X, const double *xn, Py_ssize_t nq, const double *Y,
     }
     tmp.row = malloc(out->len * sizeof(int64_t));
     tmp.col = malloc(out->len * sizeof(int64_t));
-    tmp.val = malloc(out->len * sizeof(double));
-    if (!tmp.row || !tmp.col || !tmp.val || sort_pairs(out, out->col, ny, &tmp) < 0 ||
+    tmp.flag = malloc(out->len);
+    if (!tmp.row || !tmp.col || !tmp.flag || sort_pairs(out, out->col, ny, &tmp) < 0 ||
         sort_pairs(&tmp, tmp.row, nq, out) < 0)
         status = -1;
     free(tmp.row);
     free(tmp.col);
-    free(tmp.val);
+    free(tmp.flag);
     return status;
 }
 
@@ -535,7 +567,7 @@ radius_candidates(PyObject *self, PyObject *args)
     }
     PyObject *counts = PyByteArray_FromStringAndSize(NULL, nq * 8);
     PyObject *cols = PyByteArray_FromStringAndSize(NULL, p.len * 8);
-    PyObject *vals = PyByteArray_FromStringAndSize(NULL, p.len * 8);
+    PyObject *vals = PyByteArray_FromStringAndSize(NULL, p.len);
     if (counts && cols && vals) {
         int64_t *cnt = (int64_t *)PyByteArray_AS_STRING(counts);
         memset(cnt, 0, nq * 8);
@@ -543,7 +575,7 @@ radius_candidates(PyObject *self, PyObject *args)
             cnt[p.row[t]]++;
         if (p.len) {
             memcpy(PyByteArray_AS_STRING(cols), p.col, p.len * 8);
-            memcpy(PyByteArray_AS_STRING(vals), p.val, p.len * 8);
+            memcpy(PyByteArray_AS_STRING(vals), p.flag, p.len);
         }
         result = PyTuple_Pack(3, counts, cols, vals);
     }
@@ -563,7 +595,7 @@ fail2:
     PyBuffer_Release(&xv);
     free(p.row);
     free(p.col);
-    free(p.val);
+    free(p.flag);
     return result;
 }
 

@@ -159,16 +159,18 @@ def group_sums(X, rows, weights, out, use_compiled=None):
 
 
 def radius_candidates(X, Y, xn, yn, r2, tau, orders=None, use_compiled=None, block=256):
-    """Pairs of rows of ``X`` and ``Y`` that may lie within squared radius ``r2``.
+    """Pairs of rows of ``X`` and ``Y`` within squared radius ``r2``, or within a margin of it.
 
-    ``xn``, ``yn`` are the squared norms of the rows (float64). Returns
-    ``(counts, cols, values)``: per row ``i`` of ``X``, ``counts[i]`` columns
-    ``j`` in increasing order (CSR, rows after rows) with
-    ``values = xn[i] + yn[j] - 2 X[i] . Y[j]`` (the squared distance by
-    expansion) and ``values - tau * (xn[i] + yn[j]) <= r2``. With ``tau``
-    above the relative rounding error of the expansion and of any other
-    summation of the squared distance, every pair that any of them puts within
-    ``r2`` is a candidate; the caller decides the candidates. Float64 only.
+    ``xn``, ``yn`` are the squared norms of the rows (float64). With
+    ``s = xn[i] + yn[j]`` and ``v = s - 2 X[i] . Y[j]`` (the squared distance
+    by expansion), returns ``(counts, cols, margin)``: per row ``i`` of ``X``,
+    ``counts[i]`` columns ``j`` (CSR, rows after rows, columns increasing)
+    where ``v - tau * s <= r2``, and ``margin`` (bool per pair) where also
+    ``v + tau * s > r2``. With ``tau`` above the relative rounding error of
+    the expansion and of any other way of summing the squared distance, the
+    pairs without ``margin`` are within ``r2`` for every one of them, the
+    pairs left out are beyond it for every one of them, and the caller
+    decides the ``margin`` pairs. Float64 only.
 
     The compiled kernel visits the rows in ``orders`` (a permutation of the
     rows of ``X`` and one of ``Y``, e.g. a tree's order so that consecutive
@@ -177,8 +179,8 @@ def radius_candidates(X, Y, xn, yn, r2, tau, orders=None, use_compiled=None, blo
     whose bounding boxes lie farther apart than the radius and the margin;
     the dot products stay in registers and only candidates are written. The
     NumPy version (``use_compiled=False``) computes ``block`` rows of ``X`` at
-    a time with one GEMM. Both give the same candidates, up to rounding at
-    the ``tau`` margin.
+    a time with one GEMM. Both give the same pairs, up to rounding at the
+    edges of the margin.
     """
     X, Y = np.ascontiguousarray(X, np.float64), np.ascontiguousarray(Y, np.float64)
     xn, yn = np.ascontiguousarray(xn, np.float64), np.ascontiguousarray(yn, np.float64)
@@ -186,15 +188,15 @@ def radius_candidates(X, Y, xn, yn, r2, tau, orders=None, use_compiled=None, blo
         if orders is None:
             orders = np.arange(X.shape[0]), np.arange(Y.shape[0])
         qo, yo = (np.ascontiguousarray(o, dtype=np.int64) for o in orders)
-        counts, cols, values = _ckernels.radius_candidates(
+        counts, cols, margin = _ckernels.radius_candidates(
             X[qo], Y[yo], xn[qo], yn[yo], float(r2), float(tau), qo, yo
         )
         return (
             np.frombuffer(counts, np.int64),
             np.frombuffer(cols, np.int64),
-            np.frombuffer(values, np.float64),
+            np.frombuffer(margin, np.bool_),
         )
-    counts, cols, values = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    counts, cols, margin = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, bool)]
     for start in range(0, X.shape[0], block):
         rows = X[start : start + block]
         norms = xn[start : start + block, None] + yn
@@ -202,5 +204,5 @@ def radius_candidates(X, Y, xn, yn, r2, tau, orders=None, use_compiled=None, blo
         i, j = np.nonzero(squared - tau * norms <= r2)
         counts.append(np.bincount(i, minlength=rows.shape[0]))
         cols.append(j.astype(np.int64))
-        values.append(squared[i, j])
-    return np.concatenate(counts).astype(np.int64), np.concatenate(cols), np.concatenate(values)
+        margin.append(squared[i, j] + tau * norms[i, j] > r2)
+    return np.concatenate(counts).astype(np.int64), np.concatenate(cols), np.concatenate(margin)

@@ -209,12 +209,13 @@ class _Block:
         block = query if self.Y is Xq else _QueryRows(self.Y)
         xn, yn = query.norms, block.norms
         orders = query.order, block.order
-        counts, cols, values = radius_candidates(Xq, self.Y, xn, yn, r2, tau, orders)
+        counts, cols, margin = radius_candidates(Xq, self.Y, xn, yn, r2, tau, orders)
+        band = np.flatnonzero(margin)
+        if not len(band):
+            return Piece(counts, cols, np.empty(0))
         rows = np.repeat(np.arange(n), counts)
-        keep = values <= r2
-        band = np.flatnonzero(np.abs(values - r2) <= tau * (xn[rows] + yn[cols]))
-        if len(band):
-            keep[band] = self._decide(Xq, rows[band], cols[band], radius)
+        keep = ~margin
+        keep[band] = self._decide(Xq, rows[band], cols[band], radius)
         return Piece(np.bincount(rows[keep], minlength=n), cols[keep], np.empty(0))
 
     def _decide(self, Xq, rows, cols, radius):
