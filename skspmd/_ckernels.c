@@ -459,6 +459,30 @@ sort_pairs(pairs_t *p, const int64_t *key, Py_ssize_t n_keys, pairs_t *into)
     return 0;
 }
 
+/* Insertion sort of each row's block rows (rows hold a few dozen pairs). */
+static void
+sort_within_rows(pairs_t *p)
+{
+    Py_ssize_t first = 0;
+    while (first < p->len) {
+        Py_ssize_t last = first + 1;
+        while (last < p->len && p->row[last] == p->row[first])
+            last++;
+        for (Py_ssize_t t = first + 1; t < last; t++) {
+            int64_t col = p->col[t];
+            uint8_t flag = p->flag[t];
+            Py_ssize_t u = t;
+            for (; u > first && p->col[u - 1] > col; u--) {
+                p->col[u] = p->col[u - 1];
+                p->flag[u] = p->flag[u - 1];
+            }
+            p->col[u] = col;
+            p->flag[u] = flag;
+        }
+        first = last;
+    }
+}
+
 /* Every (query group, block tile) whose boxes are not apart; then the pairs
  * renamed by the permutations and sorted by (query row, block row). */
 static int
@@ -497,9 +521,9 @@ radius_all(const double *X, const double *xn, Py_ssize_t nq, const double *Y,
     }
     free(yt);
     free(qbox);
-    if (status || !out->len || getenv("SKIPSORT"))
+    if (status || !out->len)
         return status;
-    /* original row numbers, then sorted by block row and (stably) by query row */
+    /* original row numbers, sorted by query row, then each row's block rows */
     for (Py_ssize_t t = 0; t < out->len; t++) {
         out->row[t] = qperm[out->row[t]];
         out->col[t] = yperm[out->col[t]];
@@ -507,9 +531,14 @@ radius_all(const double *X, const double *xn, Py_ssize_t nq, const double *Y,
     tmp.row = malloc(out->len * sizeof(int64_t));
     tmp.col = malloc(out->len * sizeof(int64_t));
     tmp.flag = malloc(out->len);
-    if (!tmp.row || !tmp.col || !tmp.flag || sort_pairs(out, out->col, ny, &tmp) < 0 ||
-        sort_pairs(&tmp, tmp.row, nq, out) < 0)
+    if (!tmp.row || !tmp.col || !tmp.flag || sort_pairs(out, out->row, nq, &tmp) < 0)
         status = -1;
+    else {
+        pairs_t swap = *out;
+        out->row = tmp.row, out->col = tmp.col, out->flag = tmp.flag;
+        tmp = swap;
+        sort_within_rows(out);
+    }
     free(tmp.row);
     free(tmp.col);
     free(tmp.flag);

@@ -82,23 +82,43 @@ def _fragments(piece, core, offset):
     return np.where(core, offset + first[component], -1)
 
 
+def _distinct_pairs(left, right, rows, cols):
+    """The distinct pairs ``(left[rows[t]], right[cols[t]])``, sorted, as an (m, 2) array.
+
+    ``left`` and ``right`` hold one value per row of each side (few distinct
+    ones: fragment names), so the pairs are numbered by the distinct values
+    of each side and deduplicated through those numbers, without sorting
+    the (many) pairs themselves unless the numbers are too many to mark.
+    """
+    lu, li = np.unique(left, return_inverse=True)
+    ru, ri = np.unique(right, return_inverse=True)
+    key = li[rows] * len(ru) + ri[cols]
+    if len(lu) * len(ru) <= 4 * len(key) + 4096:
+        seen = np.zeros(len(lu) * len(ru), dtype=bool)
+        seen[key] = True
+        key = np.flatnonzero(seen)
+    else:
+        key = np.unique(key)
+    return np.column_stack((lu[key // len(ru)], ru[key % len(ru)])).astype(np.int64)
+
+
 def _neighbour_fragments(pieces, names, core, counts, comm):
     """Cross-rank fragment pairs, and (row, fragment) of core neighbours of non-core rows."""
     rank = comm.Get_rank()
-    pairs, rows_b, frags_b = [], [], []
+    pairs, rows_b, frags_b = [np.empty((0, 2), np.int64)], [], []
     for owner, (theirs,) in ring_blocks([names], counts, comm):
         with agree_on_errors(comm):
             piece = pieces[owner]
             rows, frag = _owner_rows(piece), theirs[piece.ind]
             near = frag >= 0
             if owner != rank:
-                link = near & core[rows]
-                pairs.append(np.column_stack((names[rows[link]], frag[link])))
+                link = np.flatnonzero(near & core[rows])
+                pairs.append(_distinct_pairs(names, theirs, rows[link], piece.ind[link]))
             border = near & ~core[rows]
             rows_b.append(rows[border])
             frags_b.append(frag[border])
-    pairs = np.unique(np.concatenate(pairs + [np.empty((0, 2), np.int64)]), axis=0)
-    return pairs, np.concatenate(rows_b), np.concatenate(frags_b)
+    # distinct already: the fragments of different owners have different names
+    return np.concatenate(pairs), np.concatenate(rows_b), np.concatenate(frags_b)
 
 
 def _cluster_names(pairs, comm):
