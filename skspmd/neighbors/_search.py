@@ -46,6 +46,12 @@ from .._threads import openmp_threads
 
 __all__ = ["Piece", "SearchRows", "effective_metric", "join_pieces", "resolve_method"]
 
+# Rows per chunk of each side in scikit-learn's ArgKmin (its default is 256):
+# 1024 x 1024 distance tiles made the GEMM about 6% faster at 50 features here,
+# with the same distances bit for bit (each pair's dot product is summed the same
+# way in any tile), at 8 MB per tile.
+_ARGKMIN_CHUNK = 1024
+
 SUPPORTED = "'minkowski' with p=1 or p=2, 'euclidean', 'manhattan' or 'cosine'"
 _TREES = {"kd_tree": KDTree, "ball_tree": BallTree}
 
@@ -173,6 +179,7 @@ class _Block:
                         Y=self.Y,
                         k=k,
                         metric=self.metric,
+                        chunk_size=_ARGKMIN_CHUNK,
                         strategy="auto",
                         return_distance=True,
                     )
