@@ -36,6 +36,14 @@
  *     caller decides the candidates exactly. The dot products run in register
  *     tiles of 4 query rows x 16 block rows (FMA where the CPU has it); only
  *     the rare candidates leave the registers.
+ *
+ * knn_candidates(X, Y, xn, yn, vals, inds)
+ *     X: float64 (nq, d) query rows; Y: float64 (ny, d); xn, yn: squared norms;
+ *     vals: float64 (nq, m), inds: int64 (nq, m), written: per query row, the
+ *     m smallest ``xn[i] + yn[j] - 2 x_i . y_j`` (ascending; ties in any
+ *     order) and their rows j (m <= ny). The expansion runs in the register
+ *     tiles of radius_candidates; a row's list is touched only by the rare
+ *     block rows below its current m-th value. The caller decides exactly.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -628,6 +636,165 @@ fail2:
     return result;
 }
 
+/* ---- k nearest candidates: the same register tiles, a sorted list per row ---- */
+
+#define KNN_TILE 256 /* block rows per packed tile (d x 256 doubles, in L2) */
+
+/* Insert (v, j) into the ascending list of m values (v below its last one). */
+static inline void
+knn_insert(double *val, int64_t *ind, Py_ssize_t m, double v, int64_t j)
+{
+    Py_ssize_t t = m - 1;
+    for (; t > 0 && val[t - 1] > v; t--) {
+        val[t] = val[t - 1];
+        ind[t] = ind[t - 1];
+    }
+    val[t] = v;
+    ind[t] = j;
+}
+
+static void
+knn_push_row(double *val, int64_t *ind, Py_ssize_t m, Py_ssize_t c0, Py_ssize_t jj,
+             const v8d *patch, double xs, const double *yn_t)
+{
+    double al[16];
+    memcpy(al, patch, 128);
+    for (int l = 0; l < 16; l++) {
+        double v = (xs + yn_t[jj + l]) + al[l];
+        if (v < val[m - 1])
+            knn_insert(val, ind, m, v, c0 + jj + l);
+    }
+}
+
+WIDEST_SIMD_V4 static void
+knn_tile(const double *X, const double *xn, Py_ssize_t nq, Py_ssize_t d, const double *yt,
+         const double *yn_t, Py_ssize_t c0, Py_ssize_t m, double *vals, int64_t *inds)
+{
+    for (Py_ssize_t i0 = 0; i0 < nq; i0 += 4) {
+        const double *x0 = X + i0 * d, *x1 = x0, *x2 = x0, *x3 = x0;
+        double xs[4], thr[4];
+        for (int r = 0; r < 4; r++) {
+            int real = i0 + r < nq;
+            xs[r] = real ? xn[i0 + r] : INFINITY;
+            thr[r] = real ? vals[(i0 + r) * m + m - 1] : -INFINITY; /* padding: never */
+        }
+        if (i0 + 1 < nq) x1 = x0 + d;
+        if (i0 + 2 < nq) x2 = x0 + 2 * d;
+        if (i0 + 3 < nq) x3 = x0 + 3 * d;
+        for (Py_ssize_t jj = 0; jj < KNN_TILE; jj += 16) {
+            v8d a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0};
+            v8d a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+            for (Py_ssize_t k = 0; k < d; k++) {
+                v8d y0, y1;
+                memcpy(&y0, yt + k * KNN_TILE + jj, sizeof(v8d));
+                memcpy(&y1, yt + k * KNN_TILE + jj + 8, sizeof(v8d));
+                a00 += x0[k] * y0; a01 += x0[k] * y1;
+                a10 += x1[k] * y0; a11 += x1[k] * y1;
+                a20 += x2[k] * y0; a21 += x2[k] * y1;
+                a30 += x3[k] * y0; a31 += x3[k] * y1;
+            }
+            v8d n0, n1;
+            memcpy(&n0, yn_t + jj, sizeof(v8d));
+            memcpy(&n1, yn_t + jj + 8, sizeof(v8d));
+            /* below the row's m-th value: (xs + yn) + acc - thr < 0 */
+            v8d d00 = (n0 + xs[0]) + a00 - thr[0], d01 = (n1 + xs[0]) + a01 - thr[0];
+            v8d d10 = (n0 + xs[1]) + a10 - thr[1], d11 = (n1 + xs[1]) + a11 - thr[1];
+            v8d d20 = (n0 + xs[2]) + a20 - thr[2], d21 = (n1 + xs[2]) + a21 - thr[2];
+            v8d d30 = (n0 + xs[3]) + a30 - thr[3], d31 = (n1 + xs[3]) + a31 - thr[3];
+            v8l all = ((v8l)d00 | (v8l)d01) | ((v8l)d10 | (v8l)d11) |
+                      ((v8l)d20 | (v8l)d21) | ((v8l)d30 | (v8l)d31);
+            if (!any_negative((v8d)all, (v8d)all))
+                continue;
+#define KNN_PUSH(R, D0, D1, A0, A1)                                                     \
+    if (any_negative(D0, D1)) {                                                      \
+        v8d patch[2] = {A0, A1};                                                     \
+        double *val = vals + (i0 + R) * m;                                           \
+        knn_push_row(val, inds + (i0 + R) * m, m, c0, jj, patch, xs[R], yn_t);       \
+        thr[R] = val[m - 1];                                                         \
+    }
+            KNN_PUSH(0, d00, d01, a00, a01)
+            KNN_PUSH(1, d10, d11, a10, a11)
+            KNN_PUSH(2, d20, d21, a20, a21)
+            KNN_PUSH(3, d30, d31, a30, a31)
+#undef KNN_PUSH
+        }
+    }
+}
+
+static int
+knn_all(const double *X, const double *xn, Py_ssize_t nq, const double *Y, const double *yn,
+        Py_ssize_t ny, Py_ssize_t d, Py_ssize_t m, double *vals, int64_t *inds)
+{
+    double *yt = malloc((d * KNN_TILE + KNN_TILE) * sizeof(double));
+    if (!yt)
+        return -1;
+    double *yn_t = yt + d * KNN_TILE;
+    for (Py_ssize_t t = 0; t < nq * m; t++) {
+        vals[t] = INFINITY;
+        inds[t] = -1;
+    }
+    for (Py_ssize_t c0 = 0; c0 < ny; c0 += KNN_TILE) {
+        Py_ssize_t ncols = ny - c0 < KNN_TILE ? ny - c0 : KNN_TILE;
+        for (Py_ssize_t c = 0; c < KNN_TILE; c++) {
+            int real = c < ncols;
+            for (Py_ssize_t k = 0; k < d; k++)
+                yt[k * KNN_TILE + c] = real ? -2.0 * Y[(c0 + c) * d + k] : 0.0;
+            yn_t[c] = real ? yn[c0 + c] : INFINITY;
+        }
+        knn_tile(X, xn, nq, d, yt, yn_t, c0, m, vals, inds);
+    }
+    free(yt);
+    return 0;
+}
+
+static PyObject *
+knn_candidates(PyObject *self, PyObject *args)
+{
+    PyObject *xo, *yo, *xno, *yno, *vo, *io;
+    Py_ssize_t nq, ny, d, dy, m;
+    int f32x, f32y, status = -2;
+    Py_buffer xv, yv, xnv, ynv, vv, iv;
+    if (!PyArg_ParseTuple(args, "OOOOOOn", &xo, &yo, &xno, &yno, &vo, &io, &m))
+        return NULL;
+    if (get_matrix(xo, &xv, &nq, &d, &f32x) < 0)
+        return NULL;
+    if (get_matrix(yo, &yv, &ny, &dy, &f32y) < 0) {
+        PyBuffer_Release(&xv);
+        return NULL;
+    }
+    if (f32x || f32y || d != dy || m < 1 || m > ny) {
+        PyErr_SetString(PyExc_ValueError, "X, Y: float64 with the same columns; 1 <= m <= len(Y)");
+        goto fail2;
+    }
+    if (get_vector(xno, &xnv, 0, 'd', 8, nq) < 0)
+        goto fail2;
+    if (get_vector(yno, &ynv, 0, 'd', 8, ny) < 0)
+        goto fail3;
+    if (get_vector(vo, &vv, 1, 'd', 8, nq * m) < 0)
+        goto fail4;
+    if (get_vector(io, &iv, 1, 'l', 8, nq * m) < 0 &&
+        (PyErr_Clear(), get_vector(io, &iv, 1, 'q', 8, nq * m) < 0))
+        goto fail5;
+    Py_BEGIN_ALLOW_THREADS
+    status = knn_all(xv.buf, xnv.buf, nq, yv.buf, ynv.buf, ny, d, m, vv.buf, iv.buf);
+    Py_END_ALLOW_THREADS
+    if (status < 0)
+        PyErr_NoMemory();
+    PyBuffer_Release(&iv);
+fail5:
+    PyBuffer_Release(&vv);
+fail4:
+    PyBuffer_Release(&ynv);
+fail3:
+    PyBuffer_Release(&xnv);
+fail2:
+    PyBuffer_Release(&yv);
+    PyBuffer_Release(&xv);
+    if (status < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"block_moments", block_moments, METH_VARARGS,
      "Per-block shifted sums, sums of squares, minima and maxima (one pass)."},
@@ -635,6 +802,8 @@ static PyMethodDef methods[] = {
      "Weighted per-group row sums and the minimum element (one pass)."},
     {"radius_candidates", radius_candidates, METH_VARARGS,
      "Pairs of rows possibly within a radius (tiled GEMM expansion), by query row."},
+    {"knn_candidates", knn_candidates, METH_VARARGS,
+     "The m smallest expanded squared distances of each query row (tiled)."},
     {NULL, NULL, 0, NULL},
 };
 

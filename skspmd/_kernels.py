@@ -24,7 +24,10 @@ try:  # the optional compiled kernels (see setup.py)
 except ImportError:  # pragma: no cover - built by pip install; NumPy fallback otherwise
     _ckernels = None
 
-__all__ = ["block_moments", "group_sums", "merge_blocks", "compiled", "radius_candidates"]
+__all__ = [
+    "block_moments", "compiled", "group_sums", "knn_candidates", "merge_blocks",
+    "radius_candidates",
+]
 
 # Rows per block of the moments (the shift is re-taken every block).
 MOMENT_BLOCK_ROWS = 2048
@@ -206,3 +209,34 @@ def radius_candidates(X, Y, xn, yn, r2, tau, orders=None, use_compiled=None, blo
         cols.append(j.astype(np.int64))
         margin.append(squared[i, j] + tau * norms[i, j] > r2)
     return np.concatenate(counts).astype(np.int64), np.concatenate(cols), np.concatenate(margin)
+
+
+def knn_candidates(X, Y, xn, yn, m, use_compiled=None, block=256):
+    """Per row of ``X``, the ``m`` rows of ``Y`` with the smallest expanded squared distance.
+
+    Returns ``(values, rows)``, each ``(len(X), m)``: ascending
+    ``xn[i] + yn[j] - 2 X[i] . Y[j]`` and their rows ``j`` (among equal
+    values in any order). ``1 <= m <= len(Y)``; float64 only. The values are
+    a filter: the caller decides the neighbours with scikit-learn's own
+    distances among the rows kept here (see ``neighbors._search``). The
+    compiled kernel keeps the dot products in registers (as
+    :func:`radius_candidates`) and touches a row's list only for the rare
+    rows below its current m-th value; the NumPy version
+    (``use_compiled=False``) computes ``block`` rows of ``X`` at a time.
+    """
+    X, Y = np.ascontiguousarray(X, np.float64), np.ascontiguousarray(Y, np.float64)
+    xn, yn = np.ascontiguousarray(xn, np.float64), np.ascontiguousarray(yn, np.float64)
+    n = X.shape[0]
+    values, rows = np.empty((n, m)), np.empty((n, m), np.int64)
+    if (use_compiled is None or use_compiled) and _ckernels is not None:
+        _ckernels.knn_candidates(X, Y, xn, yn, values, rows, int(m))
+        return values, rows
+    for start in range(0, n, block):
+        part = slice(start, start + block)
+        squared = (xn[part, None] + yn) - 2.0 * (X[part] @ Y.T)
+        top = np.argpartition(squared, m - 1, axis=1)[:, :m]
+        vals = np.take_along_axis(squared, top, axis=1)
+        order = np.argsort(vals, axis=1, kind="stable")
+        values[part] = np.take_along_axis(vals, order, axis=1)
+        rows[part] = np.take_along_axis(top, order, axis=1)
+    return values, rows

@@ -41,7 +41,7 @@ from sklearn.neighbors import BallTree, KDTree
 
 from .._comm import agree_on_errors, ring_blocks
 from .._compat import ArgKmin, RadiusNeighbors
-from .._kernels import radius_candidates
+from .._kernels import compiled, knn_candidates, radius_candidates
 from .._threads import openmp_threads
 
 __all__ = ["Piece", "SearchRows", "effective_metric", "join_pieces", "resolve_method"]
@@ -51,6 +51,9 @@ __all__ = ["Piece", "SearchRows", "effective_metric", "join_pieces", "resolve_me
 # with the same distances bit for bit (each pair's dot product is summed the same
 # way in any tile), at 8 MB per tile.
 _ARGKMIN_CHUNK = 1024
+# The compiled k-nearest filter runs on blocks of at least this many rows, and
+# its candidates go to ArgKmin for this many query rows at a time.
+_FILTER_MIN_ROWS, _FILTER_CHUNK = 1024, 64
 
 SUPPORTED = "'minkowski' with p=1 or p=2, 'euclidean', 'manhattan' or 'cosine'"
 _TREES = {"kd_tree": KDTree, "ball_tree": BallTree}
@@ -166,29 +169,86 @@ class _Block:
     def _reductions_apply(self, Xq, reduction):
         return reduction is not None and reduction.is_usable_for(Xq, self.Y, self.metric)
 
-    def kneighbors(self, Xq, k):
-        """``(distances, rows of the block)`` of the ``k`` nearest, by (distance, row)."""
+    def kneighbors(self, Xq, k, query=None):
+        """``(distances, rows of the block)`` of the ``k`` nearest, by (distance, row).
+
+        ``query``: the :class:`_QueryRows` of ``Xq`` when several blocks are
+        searched for the same rows.
+        """
         if self.tree is not None:
             search = self.tree.query
         elif self._reductions_apply(Xq, ArgKmin):
+            if compiled() and _expansion_applies(Xq, self.Y, self.metric):
+                if self.Y.shape[0] >= _FILTER_MIN_ROWS:
+                    return self._filtered_kneighbors(query or _QueryRows(Xq), k)
 
             def search(X, k):
-                with openmp_threads():
-                    return ArgKmin.compute(
-                        X=X,
-                        Y=self.Y,
-                        k=k,
-                        metric=self.metric,
-                        chunk_size=_ARGKMIN_CHUNK,
-                        strategy="auto",
-                        return_distance=True,
-                    )
+                return self._argkmin(X, self.Y, k)
 
         else:
             chunks = pairwise_distances_chunked(Xq, self.Y, metric=self.metric)
             found = [_k_smallest(D, k) for D in chunks]
             return np.vstack([d for d, _ in found]), np.vstack([i for _, i in found])
         return _ties_by_index(search, Xq, k, min(2 * k, self.Y.shape[0]), self.Y.shape[0])
+
+    def _argkmin(self, X, Y, k):
+        """scikit-learn's brute-force ``(distances, rows of Y)`` of the ``k`` nearest."""
+        with openmp_threads():
+            return ArgKmin.compute(
+                X=X,
+                Y=Y,
+                k=k,
+                metric=self.metric,
+                chunk_size=_ARGKMIN_CHUNK,
+                strategy="auto",
+                return_distance=True,
+            )
+
+    def _filtered_kneighbors(self, query, k):
+        """:meth:`kneighbors` (euclidean, float64): filter by the compiled kernel, then sklearn.
+
+        :func:`skspmd._kernels.knn_candidates` keeps, per query row, the
+        ``4k`` rows of smallest expanded squared distance. Every row that
+        scikit-learn's ``ArgKmin`` could put among the ``2k`` nearest lies
+        within the margin of the ``2k``-th kept value; when the last kept
+        value lies beyond it, those rows are all kept, and ``ArgKmin`` on
+        just them (for 64 query rows at a time) gives scikit-learn's
+        answer. Query rows with more near-ties than that, or with ties at
+        the ``2k``-th distance, are searched over the whole block.
+        """
+        Xq, ny = query.X, self.Y.shape[0]
+        n, wider = Xq.shape[0], min(2 * k, ny)
+        yn = _squared_norms(self.Y)
+        values, rows = knn_candidates(Xq, self.Y, query.norms, yn, min(2 * wider, ny))
+        reach = values[:, wider - 1] + _margin(Xq.shape[1]) * (query.norms + yn.max())
+        whole = values[:, -1] <= reach if values.shape[1] < ny else np.zeros(n, bool)
+        dist, ind = np.empty((n, k)), np.empty((n, k), np.int64)
+        for start in range(0, n, _FILTER_CHUNK):
+            part = np.arange(start, min(start + _FILTER_CHUNK, n))
+            part = part[~whole[part]]
+            if len(part):
+                near = np.unique(rows[part][values[part] <= reach[part, None]])
+                found, settled = self._best_of(Xq[part], near, k, wider)
+                dist[part], ind[part] = found
+                whole[part[~settled]] = True
+        if whole.any():
+            search = lambda X, k: self._argkmin(X, self.Y, k)  # noqa: E731
+            dist[whole], ind[whole] = _ties_by_index(search, Xq[whole], k, wider, ny)
+        return dist, ind
+
+    def _best_of(self, Xq, near, k, wider):
+        """``((distances, rows), settled)``: the ``k`` nearest among the rows ``near``.
+
+        ``settled``: rows whose ``wider``-th distance exceeds their ``k``-th
+        (every row tied at the k-th distance is then among those found).
+        """
+        dist, ind = self._argkmin(Xq, self.Y[near], wider)
+        ind = near[ind]
+        order = np.lexsort((ind, dist), axis=1)[:, :k]
+        best = np.take_along_axis(dist, order, axis=1), np.take_along_axis(ind, order, axis=1)
+        if wider == self.Y.shape[0]:
+            return best, np.ones(Xq.shape[0], bool)
+        return best, dist[:, -1] > best[0][:, -1]
 
     def radius(self, Xq, radius, return_distance, query=None):
         """Rows of the block within ``radius`` of each query row, in block order.
@@ -297,7 +357,7 @@ class _QueryRows:
     @property
     def norms(self):
         if self._norms is None:
-            self._norms = np.einsum("ij,ij->i", self.X, self.X)
+            self._norms = _squared_norms(self.X)
         return self._norms
 
     @property
@@ -307,6 +367,10 @@ class _QueryRows:
             tree = None if small else KDTree(self.X, leaf_size=16)
             self._order = np.arange(self.X.shape[0]) if small else tree.get_arrays()[1]
         return self._order
+
+
+def _squared_norms(X):
+    return np.einsum("ij,ij->i", X, X)
 
 
 def _expansion_applies(Xq, Y, metric):
@@ -362,7 +426,7 @@ class SearchRows:
         ``[query, neighbour, ...]`` (None without ``targets``). Needs ``k``
         at most the number of training rows over all ranks.
         """
-        n = Xq.shape[0]
+        n, query = Xq.shape[0], _QueryRows(Xq)
         best = (np.empty((n, 0)), np.empty((n, 0), np.int64), None)
         if targets is not None:
             best = best[:2] + (np.empty((n, 0) + targets.shape[1:], targets.dtype),)
@@ -371,7 +435,7 @@ class SearchRows:
             with agree_on_errors(self.comm):
                 if n and Y.shape[0]:
                     dist, ind = _Block(Y, self.metric, self.method, self.leaf_size).kneighbors(
-                        Xq, min(k, Y.shape[0])
+                        Xq, min(k, Y.shape[0]), query
                     )
                     found = (dist, ind + self.offsets[owner], values[0][ind] if values else None)
                     best = _merge_top(best, found, k)
