@@ -2,10 +2,11 @@
 
 The filter keeps each query row's 4k nearest rows of a block by the expanded
 distance; ArgKmin decides among them. Here it runs on every block (its size
-threshold lowered) and must give bit for bit what the search over the whole
-block gives, and sklearn's neighbours on all rows: on data with exact ties,
-duplicates, far-off coordinates (a wide rounding margin) and queries far from
-every training row, at sizes 1, 2, 3 with every split.
+threshold lowered) and must give what the search over the whole block gives
+(the same rows, the same distances to round-off) and sklearn's neighbours on
+all rows: on data with exact ties, duplicates, far-off coordinates (a wide
+rounding margin) and queries far from every training row, at sizes 1, 2, 3
+with every split.
 """
 
 import numpy as np
@@ -75,7 +76,9 @@ def test_filter_equals_whole_block_and_sklearn(name, k, split, monkeypatch):
     filtered = _search_with(monkeypatch, 1, local(split, X), Q_local, k)
     whole = _search_with(monkeypatch, 10**12, local(split, X), Q_local, k)
     for a, b in zip(filtered, whole):  # queries, then X=None
-        np.testing.assert_array_equal(a[0], b[0])
+        # OpenBLAS may round a dot product's last bit differently in other
+        # matrix shapes (the whole block vs the kept rows): round-off only
+        np.testing.assert_allclose(a[0], b[0], rtol=1e-13, atol=1e-13)
         np.testing.assert_array_equal(a[1], b[1])
     ref = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(X)
     assert_same_neighbours(*filtered[0], *on_rows(ref.kneighbors(Q), qsplit), Q_local, X)
