@@ -17,8 +17,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from test_dbscan import check_same
 
-from skspmd import SPMDDBSCAN, SPMDNearestNeighbors
-from skspmd import _kernels
+from skspmd import SPMDDBSCAN, SPMDNearestNeighbors, _kernels
 from skspmd.neighbors._search import _margin
 
 ALGORITHMS = ["brute", "kd_tree", "ball_tree", "auto"]

@@ -16,8 +16,7 @@ from sklearn.datasets import load_digits, make_blobs
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 from test_neighbors import QUERY_SPLIT, _dataset, assert_same_neighbours, on_rows
 
-from skspmd import SPMDKNeighborsClassifier, SPMDNearestNeighbors
-from skspmd import _kernels
+from skspmd import SPMDKNeighborsClassifier, SPMDNearestNeighbors, _kernels
 from skspmd.neighbors import _search
 
 pytestmark = pytest.mark.skipif(not _kernels.compiled(), reason="no compiled kernels")
@@ -109,7 +108,7 @@ def test_compiled_knn_candidates_equal_numpy(m, n_features):
     Y = np.vstack([rng.normal(size=(528, n_features)), X[:3]])
     xn, yn = np.einsum("ij,ij->i", X, X), np.einsum("ij,ij->i", Y, Y)
     values, rows = _kernels.knn_candidates(X, Y, xn, yn, m)
-    ref_values, ref_rows = _kernels.knn_candidates(X, Y, xn, yn, m, use_compiled=False, block=5)
+    ref_values, _ = _kernels.knn_candidates(X, Y, xn, yn, m, use_compiled=False, block=5)
     np.testing.assert_allclose(values, ref_values, rtol=1e-12, atol=1e-12)
     exact = ((X[:, None, :] - Y[None, :, :]) ** 2).sum(axis=2)
     np.testing.assert_allclose(np.take_along_axis(exact, rows, axis=1), values, atol=1e-10)

@@ -13,8 +13,10 @@ Here the same labels come from four collective steps, none of which gathers
 the data:
 
 1. one distributed radius search (the training blocks travel around the ring
-   of ranks with their weights, see ``neighbors._search``) gives every local
-   row its neighbourhood as global row numbers, hence its count and core flag;
+   of ranks with their weights, see ``neighbors._search``; euclidean float64
+   rows through the compiled filter of ``_kernels.radius_candidates``) gives
+   every local row its neighbourhood as global row numbers, hence its count
+   and core flag;
 2. locally, the core rows of this rank that are neighbours form *fragments*
    (connected components of the local core graph), each named by its smallest
    global row number;
@@ -22,7 +24,8 @@ the data:
    integer per row): every rank turns its cross-rank core-core neighbours into
    distinct (fragment, fragment) pairs, and non-core rows collect the fragments
    of their core neighbours;
-4. one ``Allgatherv`` of the distinct fragment pairs (their number is the
+4. one ``Allgatherv`` of the distinct fragment pairs (deduplicated through
+   the fragment numbers of each side, not by sorting the pairs) (their number is the
    number of fragment adjacencies across ranks, not of rows) and an identical
    union-find on every rank (SciPy's connected components) name each cluster by
    its smallest core row; one ``Allgatherv`` of the cluster names of each rank
@@ -225,11 +228,18 @@ class SPMDDBSCAN(DBSCAN):
     joined without gathering rows. Memory per rank: this rank's
     neighbourhoods, as in scikit-learn.
 
-    The brute-force search computes euclidean distances by scikit-learn's
-    GEMM expansion, the tree algorithms feature by feature, as scikit-learn
-    does; neighbourhoods are taken as symmetric, so a pair at exactly
-    ``eps`` whose two distances round differently may be decided otherwise
-    than by scikit-learn. With float weights, the neighbourhood counts are
+    For euclidean float64 rows, the neighbourhoods come from a compiled
+    filter: squared distances by the expansion ``|x|^2 + |y|^2 - 2 x.y`` in
+    register tiles, visiting the rows in a KD tree's order and skipping the
+    groups of rows whose bounding boxes lie farther apart than ``eps``. Pairs
+    within ``eps`` by more than a rounding margin are neighbours for every
+    way of computing the distance; the rare pairs within the margin of
+    ``eps`` are decided by scikit-learn's own search of the chosen
+    ``algorithm`` (its GEMM expansion for brute force, its trees'
+    feature-by-feature sums) on just those rows. Other metrics and float32
+    rows run scikit-learn's search of each block. Neighbourhoods are taken
+    as symmetric, so a pair at exactly ``eps`` whose two distances round
+    differently may be decided otherwise than by scikit-learn. With float weights, the neighbourhood counts are
     summed in another order than scikit-learn's (round-off at
     ``min_samples``).
 

@@ -16,6 +16,16 @@ per-block answers of this rank's query rows:
   distances are summed feature by feature (no expansion), so a pair at
   exactly the radius is decided as scikit-learn's tree decides it.
 
+For euclidean float64 rows, compiled filters (``skspmd._kernels``: the
+expansion in register tiles, with a margin that bounds the rounding of any
+way of computing the distance) choose what those searches look at:
+``radius`` without distances keeps the pairs possibly within the radius
+(visiting the rows in a KD tree's order, skipping row groups whose bounding
+boxes lie apart), and only pairs within the margin of the radius go to
+scikit-learn's search of the block's method; ``kneighbors`` by brute force
+keeps each query row's 4k nearest, and ``ArgKmin`` decides among them (the
+whole block for rows with more near-ties).
+
 Indices are global: a row's position in the concatenation of the ranks' rows
 in rank order. k nearest: the running top k of each query row is merged with
 each block's top k by (distance, global index): among rows at exactly equal
@@ -179,9 +189,9 @@ class _Block:
         if self.tree is not None:
             search = self.tree.query
         elif self._reductions_apply(Xq, ArgKmin):
-            if compiled() and _expansion_applies(Xq, self.Y, self.metric):
-                if self.Y.shape[0] >= _FILTER_MIN_ROWS:
-                    return self._filtered_kneighbors(query or _QueryRows(Xq), k)
+            filtered = compiled() and _expansion_applies(Xq, self.Y, self.metric)
+            if filtered and self.Y.shape[0] >= _FILTER_MIN_ROWS:
+                return self._filtered_kneighbors(query or _QueryRows(Xq), k)
 
             def search(X, k):
                 return self._argkmin(X, self.Y, k)
@@ -233,8 +243,9 @@ class _Block:
                 dist[part], ind[part] = found
                 whole[part[~settled]] = True
         if whole.any():
-            search = lambda X, k: self._argkmin(X, self.Y, k)  # noqa: E731
-            dist[whole], ind[whole] = _ties_by_index(search, Xq[whole], k, wider, ny)
+            dist[whole], ind[whole] = _ties_by_index(
+                lambda X, k: self._argkmin(X, self.Y, k), Xq[whole], k, wider, ny
+            )
         return dist, ind
 
     def _best_of(self, Xq, near, k, wider):

@@ -74,7 +74,11 @@ class SPMDNearestNeighbors(SPMDNeighborsMixin, NearestNeighbors):
     The results equal scikit-learn's on all rows: brute force runs
     scikit-learn's own compiled reductions on each block (euclidean distances
     by the GEMM expansion, in float64), a tree algorithm a tree of each
-    block. Among equal distances the smaller global index comes first, for
+    block. For euclidean float64 rows, a compiled filter (register-tiled
+    expansion with a rounding margin) first keeps each query row's ``4k``
+    nearest, or the pairs possibly within the radius when no distances are
+    asked for, and scikit-learn's search decides among them. Among equal
+    distances the smaller global index comes first, for
     any number of ranks and any split (scikit-learn keeps the same set of
     neighbours, but orders exact ties by its heap). Only dense input is
     supported. A fitted model pickles this rank's rows only.
