@@ -666,24 +666,28 @@ knn_push_row(double *val, int64_t *ind, Py_ssize_t m, Py_ssize_t c0, Py_ssize_t 
     }
 }
 
+/* 8 query rows x 16 block rows per step: 16 accumulators, 2 block loads and 8
+ * broadcasts per feature for 16 FMAs. */
 WIDEST_SIMD_V4 static void
 knn_tile(const double *X, const double *xn, Py_ssize_t nq, Py_ssize_t d, const double *yt,
          const double *yn_t, Py_ssize_t c0, Py_ssize_t m, double *vals, int64_t *inds)
 {
-    for (Py_ssize_t i0 = 0; i0 < nq; i0 += 4) {
-        const double *x0 = X + i0 * d, *x1 = x0, *x2 = x0, *x3 = x0;
-        double xs[4], thr[4];
-        for (int r = 0; r < 4; r++) {
+    for (Py_ssize_t i0 = 0; i0 < nq; i0 += 8) {
+        const double *x[8];
+        double xs[8], thr[8];
+        for (int r = 0; r < 8; r++) {
             int real = i0 + r < nq;
+            x[r] = X + (real ? i0 + r : i0) * d;
             xs[r] = real ? xn[i0 + r] : INFINITY;
             thr[r] = real ? vals[(i0 + r) * m + m - 1] : -INFINITY; /* padding: never */
         }
-        if (i0 + 1 < nq) x1 = x0 + d;
-        if (i0 + 2 < nq) x2 = x0 + 2 * d;
-        if (i0 + 3 < nq) x3 = x0 + 3 * d;
+        const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+        const double *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
         for (Py_ssize_t jj = 0; jj < KNN_TILE; jj += 16) {
             v8d a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0};
             v8d a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+            v8d a40 = {0}, a41 = {0}, a50 = {0}, a51 = {0};
+            v8d a60 = {0}, a61 = {0}, a70 = {0}, a71 = {0};
             for (Py_ssize_t k = 0; k < d; k++) {
                 v8d y0, y1;
                 memcpy(&y0, yt + k * KNN_TILE + jj, sizeof(v8d));
@@ -692,30 +696,34 @@ knn_tile(const double *X, const double *xn, Py_ssize_t nq, Py_ssize_t d, const d
                 a10 += x1[k] * y0; a11 += x1[k] * y1;
                 a20 += x2[k] * y0; a21 += x2[k] * y1;
                 a30 += x3[k] * y0; a31 += x3[k] * y1;
+                a40 += x4[k] * y0; a41 += x4[k] * y1;
+                a50 += x5[k] * y0; a51 += x5[k] * y1;
+                a60 += x6[k] * y0; a61 += x6[k] * y1;
+                a70 += x7[k] * y0; a71 += x7[k] * y1;
             }
             v8d n0, n1;
             memcpy(&n0, yn_t + jj, sizeof(v8d));
             memcpy(&n1, yn_t + jj + 8, sizeof(v8d));
             /* below the row's m-th value: (xs + yn) + acc - thr < 0 */
-            v8d d00 = (n0 + xs[0]) + a00 - thr[0], d01 = (n1 + xs[0]) + a01 - thr[0];
-            v8d d10 = (n0 + xs[1]) + a10 - thr[1], d11 = (n1 + xs[1]) + a11 - thr[1];
-            v8d d20 = (n0 + xs[2]) + a20 - thr[2], d21 = (n1 + xs[2]) + a21 - thr[2];
-            v8d d30 = (n0 + xs[3]) + a30 - thr[3], d31 = (n1 + xs[3]) + a31 - thr[3];
+#define KNN_D(R) \
+    v8d d##R##0 = (n0 + xs[R]) + a##R##0 - thr[R], d##R##1 = (n1 + xs[R]) + a##R##1 - thr[R];
+            KNN_D(0) KNN_D(1) KNN_D(2) KNN_D(3) KNN_D(4) KNN_D(5) KNN_D(6) KNN_D(7)
+#undef KNN_D
             v8l all = ((v8l)d00 | (v8l)d01) | ((v8l)d10 | (v8l)d11) |
-                      ((v8l)d20 | (v8l)d21) | ((v8l)d30 | (v8l)d31);
+                      ((v8l)d20 | (v8l)d21) | ((v8l)d30 | (v8l)d31) |
+                      ((v8l)d40 | (v8l)d41) | ((v8l)d50 | (v8l)d51) |
+                      ((v8l)d60 | (v8l)d61) | ((v8l)d70 | (v8l)d71);
             if (!any_negative((v8d)all, (v8d)all))
                 continue;
-#define KNN_PUSH(R, D0, D1, A0, A1)                                                     \
-    if (any_negative(D0, D1)) {                                                      \
-        v8d patch[2] = {A0, A1};                                                     \
-        double *val = vals + (i0 + R) * m;                                           \
-        knn_push_row(val, inds + (i0 + R) * m, m, c0, jj, patch, xs[R], yn_t);       \
-        thr[R] = val[m - 1];                                                         \
+#define KNN_PUSH(R)                                                                      \
+    if (any_negative(d##R##0, d##R##1)) {                                             \
+        v8d patch[2] = {a##R##0, a##R##1};                                            \
+        double *val = vals + (i0 + R) * m;                                            \
+        knn_push_row(val, inds + (i0 + R) * m, m, c0, jj, patch, xs[R], yn_t);        \
+        thr[R] = val[m - 1];                                                          \
     }
-            KNN_PUSH(0, d00, d01, a00, a01)
-            KNN_PUSH(1, d10, d11, a10, a11)
-            KNN_PUSH(2, d20, d21, a20, a21)
-            KNN_PUSH(3, d30, d31, a30, a31)
+            KNN_PUSH(0) KNN_PUSH(1) KNN_PUSH(2) KNN_PUSH(3)
+            KNN_PUSH(4) KNN_PUSH(5) KNN_PUSH(6) KNN_PUSH(7)
 #undef KNN_PUSH
         }
     }
