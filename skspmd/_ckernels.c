@@ -428,21 +428,29 @@ bounding_box(const double *X, const double *norms, Py_ssize_t n, Py_ssize_t d, d
     return top;
 }
 
-/* Whether no pair of two boxes can be a candidate: the squared gap between the
- * boxes (computed within a relative 1e-12 for any d below ~1e3) exceeds r2 by
- * more than twice the candidates' margin. */
-static int
-boxes_apart(const double *alo, const double *ahi, double an, const double *blo,
-            const double *bhi, double bn, Py_ssize_t d, double r2, double tau)
+/* near[g]: whether group g's box (qlo/qhi column-major: [k * n_groups + g],
+ * largest norm qtop[g]) can hold a candidate with the tile's box (ylo, yhi,
+ * ytop): the squared gap between the boxes (within a relative 1e-12 for any
+ * d below ~1e3) is at most r2 plus twice the candidates' margin. Vectorised
+ * over the groups. */
+WIDEST_SIMD static void
+boxes_near(const double *qlo, const double *qhi, const double *qtop, Py_ssize_t n_groups,
+           const double *ylo, const double *yhi, double ytop, Py_ssize_t d, double r2,
+           double tau, double *gap2, char *near)
 {
-    double gap2 = 0.0;
+    for (Py_ssize_t g = 0; g < n_groups; g++)
+        gap2[g] = 0.0;
     for (Py_ssize_t k = 0; k < d; k++) {
-        double g = alo[k] - bhi[k], h = blo[k] - ahi[k];
-        g = g > h ? g : h;
-        if (g > 0.0)
-            gap2 += g * g;
+        const double *lo = qlo + k * n_groups, *hi = qhi + k * n_groups;
+        for (Py_ssize_t g = 0; g < n_groups; g++) {
+            double a = lo[g] - yhi[k], b = ylo[k] - hi[g];
+            double gap = a > b ? a : b;
+            gap = gap > 0.0 ? gap : 0.0;
+            gap2[g] += gap * gap;
+        }
     }
-    return gap2 * (1.0 - 1e-12) > r2 + 2.0 * tau * (an + bn);
+    for (Py_ssize_t g = 0; g < n_groups; g++)
+        near[g] = gap2[g] * (1.0 - 1e-12) <= r2 + 2.0 * tau * (qtop[g] + ytop);
 }
 
 /* Stable counting sort of the pairs by key (keys in [0, n_keys)). */
@@ -500,14 +508,22 @@ radius_all(const double *X, const double *xn, Py_ssize_t nq, const double *Y,
 {
     Py_ssize_t n_groups = (nq + GROUP_ROWS - 1) / GROUP_ROWS;
     double *yt = malloc((d * TILE_COLS + TILE_COLS + 2 * d) * sizeof(double));
-    double *qbox = malloc((n_groups * (2 * d + 1) + 1) * sizeof(double));
+    /* the groups' boxes, column-major, their top norms, and per tile the gaps */
+    double *qbox = malloc((n_groups * (2 * d + 2) + 1) * sizeof(double));
+    char *near = malloc(n_groups + 1);
+    double *row_lo = malloc((2 * d + 1) * sizeof(double));
     pairs_t tmp = {0};
-    int status = (yt && qbox) ? 0 : -1;
+    int status = (yt && qbox && near && row_lo) ? 0 : -1;
     double *yn_t = yt + d * TILE_COLS, *ylo = yn_t + TILE_COLS, *yhi = ylo + d;
+    double *qlo = qbox, *qhi = qlo + n_groups * d, *qtop = qhi + n_groups * d;
+    double *gap2 = qtop + n_groups;
     for (Py_ssize_t g = 0; g < n_groups && !status; g++) {
         Py_ssize_t first = g * GROUP_ROWS, rows = nq - first < GROUP_ROWS ? nq - first : GROUP_ROWS;
-        double *box = qbox + g * (2 * d + 1);
-        box[2 * d] = bounding_box(X + first * d, xn + first, rows, d, box, box + d);
+        qtop[g] = bounding_box(X + first * d, xn + first, rows, d, row_lo, row_lo + d);
+        for (Py_ssize_t k = 0; k < d; k++) {
+            qlo[k * n_groups + g] = row_lo[k];
+            qhi[k * n_groups + g] = row_lo[d + k];
+        }
     }
     for (Py_ssize_t c0 = 0; c0 < ny && !status; c0 += TILE_COLS) {
         Py_ssize_t ncols = ny - c0 < TILE_COLS ? ny - c0 : TILE_COLS;
@@ -518,15 +534,17 @@ radius_all(const double *X, const double *xn, Py_ssize_t nq, const double *Y,
                 yt[k * TILE_COLS + c] = real ? -2.0 * Y[(c0 + c) * d + k] : 0.0;
             yn_t[c] = real ? yn[c0 + c] : INFINITY;
         }
+        boxes_near(qlo, qhi, qtop, n_groups, ylo, yhi, yn_top, d, r2, tau, gap2, near);
         for (Py_ssize_t g = 0; g < n_groups && !status; g++) {
-            const double *box = qbox + g * (2 * d + 1);
-            if (boxes_apart(box, box + d, box[2 * d], ylo, yhi, yn_top, d, r2, tau))
+            if (!near[g])
                 continue;
             Py_ssize_t first = g * GROUP_ROWS;
             Py_ssize_t rows = nq - first < GROUP_ROWS ? nq - first : GROUP_ROWS;
             status = radius_tile(X, xn, first, rows, d, yt, yn_t, c0, r2, tau, out);
         }
     }
+    free(near);
+    free(row_lo);
     free(yt);
     free(qbox);
     if (status || !out->len)
