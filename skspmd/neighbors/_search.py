@@ -262,17 +262,18 @@ class _Block:
             return best, np.ones(Xq.shape[0], bool)
         return best, dist[:, -1] > best[0][:, -1]
 
-    def radius(self, Xq, radius, return_distance, query=None):
+    def radius(self, Xq, radius, return_distance, query=None, block=None):
         """Rows of the block within ``radius`` of each query row, in block order.
 
         ``query``: the :class:`_QueryRows` of ``Xq`` when several blocks are
-        searched for the same rows (their norms and order are computed once).
+        searched for the same rows (their norms and order are computed once);
+        ``block``: the block's, when its owner sent its order along.
         """
         if not return_distance and _expansion_applies(Xq, self.Y, self.metric):
-            return self._expanded_radius(query or _QueryRows(Xq), radius)
+            return self._expanded_radius(query or _QueryRows(Xq), radius, block)
         return self._sklearn_radius(Xq, radius, return_distance)
 
-    def _expanded_radius(self, query, radius):
+    def _expanded_radius(self, query, radius, block=None):
         """:meth:`radius` without distances, filtered by the GEMM expansion (euclidean).
 
         The compiled kernel (:func:`skspmd._kernels.radius_candidates`) keeps
@@ -285,7 +286,7 @@ class _Block:
         """
         Xq, n, r2 = query.X, query.X.shape[0], radius * radius
         tau = _margin(Xq.shape[1])
-        block = query if self.Y is Xq else _QueryRows(self.Y)
+        block = block or (query if self.Y is Xq else _QueryRows(self.Y))
         xn, yn = query.norms, block.norms
         orders = query.order, block.order
         counts, cols, margin = radius_candidates(Xq, self.Y, xn, yn, r2, tau, orders)
@@ -363,8 +364,8 @@ class _QueryRows:
     bounding boxes of :func:`skspmd._kernels.radius_candidates`.
     """
 
-    def __init__(self, X):
-        self.X, self._norms, self._order = X, None, None
+    def __init__(self, X, order=None):
+        self.X, self._norms, self._order = X, None, order
 
     @property
     def norms(self):
@@ -464,12 +465,20 @@ class SearchRows:
         """
         n, query = Xq.shape[0], _QueryRows(Xq)
         pieces = [None] * self.comm.Get_size()
-        for owner, Y, values in self._blocks(list(extras)):
+        # the compiled filter visits the rows in a tree order: each owner's
+        # order of its rows travels with them (computed once, not per rank)
+        # (decided from what every rank shares: the training rows' dtype, the metric)
+        ship = compiled() and not return_distance and _expansion_applies(self.X, self.X, self.metric)
+        own = query if Xq is self.X else _QueryRows(self.X)
+        with agree_on_errors(self.comm):
+            arrays = list(extras) + ([own.order.astype(np.int64)] if ship else [])
+        for owner, Y, values in self._blocks(arrays):
+            block = _QueryRows(Y, values.pop()) if ship else None
             with agree_on_errors(self.comm):
                 piece = _empty_piece(n)
                 if n and Y.shape[0]:
                     piece = _Block(Y, self.metric, self.method, self.leaf_size).radius(
-                        Xq, radius, return_distance, query
+                        Xq, radius, return_distance, query, block
                     )
                 pieces[owner] = piece._replace(values=tuple(v[piece.ind] for v in values))
         return pieces
