@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from test_dbscan import check_same
 
 from skspmd import SPMDDBSCAN, SPMDNearestNeighbors, _kernels
-from skspmd.neighbors._search import _margin
+from skspmd.neighbors._expansion import margin
 
 ALGORITHMS = ["brute", "kd_tree", "ball_tree", "auto"]
 
@@ -115,7 +115,7 @@ def test_compiled_candidates_equal_numpy(n_rows, n_features):
     X = rng.normal(size=(n_rows, n_features))
     Y = np.vstack([rng.normal(size=(531, n_features)), X[:3]])
     xn, yn = np.einsum("ij,ij->i", X, X), np.einsum("ij,ij->i", Y, Y)
-    r2, tau = 0.4 * n_features, _margin(n_features)
+    r2, tau = 0.4 * n_features, margin(n_features)
     compiled = _kernels.radius_candidates(X, Y, xn, yn, r2, tau)
     numpy = _kernels.radius_candidates(X, Y, xn, yn, r2, tau, use_compiled=False, block=7)
     for a, b in zip(compiled, numpy):

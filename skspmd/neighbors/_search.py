@@ -53,6 +53,7 @@ from .._comm import agree_on_errors, ring_blocks
 from .._compat import ArgKmin, RadiusNeighbors
 from .._kernels import compiled, knn_candidates, radius_candidates
 from .._threads import openmp_threads
+from ._expansion import QueryRows, expansion_applies, margin, squared_norms
 
 __all__ = ["Piece", "SearchRows", "effective_metric", "join_pieces", "resolve_method"]
 
@@ -183,15 +184,15 @@ class _Block:
     def kneighbors(self, Xq, k, query=None):
         """``(distances, rows of the block)`` of the ``k`` nearest, by (distance, row).
 
-        ``query``: the :class:`_QueryRows` of ``Xq`` when several blocks are
+        ``query``: the :class:`QueryRows` of ``Xq`` when several blocks are
         searched for the same rows.
         """
         if self.tree is not None:
             search = self.tree.query
         elif self._reductions_apply(Xq, ArgKmin):
-            filtered = compiled() and _expansion_applies(Xq, self.Y, self.metric)
+            filtered = compiled() and expansion_applies(Xq, self.Y, self.metric)
             if filtered and self.Y.shape[0] >= _FILTER_MIN_ROWS:
-                return self._filtered_kneighbors(query or _QueryRows(Xq), k)
+                return self._filtered_kneighbors(query or QueryRows(Xq), k)
 
             def search(X, k):
                 return self._argkmin(X, self.Y, k)
@@ -229,9 +230,9 @@ class _Block:
         """
         Xq, ny = query.X, self.Y.shape[0]
         n, wider = Xq.shape[0], min(2 * k, ny)
-        yn = _squared_norms(self.Y)
+        yn = squared_norms(self.Y)
         values, rows = knn_candidates(Xq, self.Y, query.norms, yn, min(2 * wider, ny))
-        reach = values[:, wider - 1] + _margin(Xq.shape[1]) * (query.norms + yn.max())
+        reach = values[:, wider - 1] + margin(Xq.shape[1]) * (query.norms + yn.max())
         whole = values[:, -1] <= reach if values.shape[1] < ny else np.zeros(n, bool)
         dist, ind = np.empty((n, k)), np.empty((n, k), np.int64)
         for start in range(0, n, _FILTER_CHUNK):
@@ -265,12 +266,12 @@ class _Block:
     def radius(self, Xq, radius, return_distance, query=None, block=None):
         """Rows of the block within ``radius`` of each query row, in block order.
 
-        ``query``: the :class:`_QueryRows` of ``Xq`` when several blocks are
+        ``query``: the :class:`QueryRows` of ``Xq`` when several blocks are
         searched for the same rows (their norms and order are computed once);
         ``block``: the block's, when its owner sent its order along.
         """
-        if not return_distance and _expansion_applies(Xq, self.Y, self.metric):
-            return self._expanded_radius(query or _QueryRows(Xq), radius, block)
+        if not return_distance and expansion_applies(Xq, self.Y, self.metric):
+            return self._expanded_radius(query or QueryRows(Xq), radius, block)
         return self._sklearn_radius(Xq, radius, return_distance)
 
     def _expanded_radius(self, query, radius, block=None):
@@ -285,16 +286,16 @@ class _Block:
         scikit-learn's own search of this block's method on just those rows.
         """
         Xq, n, r2 = query.X, query.X.shape[0], radius * radius
-        tau = _margin(Xq.shape[1])
-        block = block or (query if self.Y is Xq else _QueryRows(self.Y))
+        tau = margin(Xq.shape[1])
+        block = block or (query if self.Y is Xq else QueryRows(self.Y))
         xn, yn = query.norms, block.norms
         orders = query.order, block.order
-        counts, cols, margin = radius_candidates(Xq, self.Y, xn, yn, r2, tau, orders)
-        band = np.flatnonzero(margin)
+        counts, cols, in_margin = radius_candidates(Xq, self.Y, xn, yn, r2, tau, orders)
+        band = np.flatnonzero(in_margin)
         if not len(band):
             return Piece(counts, cols, np.empty(0))
         rows = np.repeat(np.arange(n), counts)
-        keep = ~margin
+        keep = ~in_margin
         keep[band] = self._decide(Xq, rows[band], cols[band], radius)
         return Piece(np.bincount(rows[keep], minlength=n), cols[keep], np.empty(0))
 
@@ -345,52 +346,6 @@ class _Block:
         )
 
 
-def _margin(n_features):
-    """Relative margin ``tau`` of the expansion filter for ``n_features`` columns.
-
-    A squared euclidean distance computed in float64 by expansion
-    (``|x|^2 + |y|^2 - 2 x.y``, any order of the sums, FMA or not) or feature
-    by feature is within about ``(2 n_features + 4) u (|x|^2 + |y|^2)`` of the
-    exact value (``u = 2**-53``); two such computations differ by at most
-    twice that, which ``8 (n_features + 4) u`` covers with room to spare.
-    """
-    return (n_features + 4) * 2.0**-50
-
-
-class _QueryRows:
-    """Rows with their squared norms and a spatial order, each computed when first needed.
-
-    The order is a KD tree's leaf order (nearby rows together), for the
-    bounding boxes of :func:`skspmd._kernels.radius_candidates`.
-    """
-
-    def __init__(self, X, order=None):
-        self.X, self._norms, self._order = X, None, order
-
-    @property
-    def norms(self):
-        if self._norms is None:
-            self._norms = _squared_norms(self.X)
-        return self._norms
-
-    @property
-    def order(self):
-        if self._order is None:
-            small = self.X.shape[0] < 2
-            tree = None if small else KDTree(self.X, leaf_size=16)
-            self._order = np.arange(self.X.shape[0]) if small else tree.get_arrays()[1]
-        return self._order
-
-
-def _squared_norms(X):
-    return np.einsum("ij,ij->i", X, X)
-
-
-def _expansion_applies(Xq, Y, metric):
-    """Whether :meth:`_Block._expanded_radius` covers this search (euclidean, float64)."""
-    return metric == "euclidean" and Xq.dtype == np.float64 and Y.dtype == np.float64
-
-
 def _merge_top(best, found, k):
     """The ``k`` best of two candidate sets per row, by (distance, global index)."""
     dist = np.hstack((best[0], found[0]))
@@ -439,7 +394,7 @@ class SearchRows:
         ``[query, neighbour, ...]`` (None without ``targets``). Needs ``k``
         at most the number of training rows over all ranks.
         """
-        n, query = Xq.shape[0], _QueryRows(Xq)
+        n, query = Xq.shape[0], QueryRows(Xq)
         best = (np.empty((n, 0)), np.empty((n, 0), np.int64), None)
         if targets is not None:
             best = best[:2] + (np.empty((n, 0) + targets.shape[1:], targets.dtype),)
@@ -463,17 +418,17 @@ class SearchRows:
         that travel with the blocks; each piece holds their values at its
         neighbours (``Piece.values``).
         """
-        n, query = Xq.shape[0], _QueryRows(Xq)
+        n, query = Xq.shape[0], QueryRows(Xq)
         pieces = [None] * self.comm.Get_size()
         # the compiled filter visits the rows in a tree order: each owner's
         # order of its rows travels with them (computed once, not per rank)
         # (decided from what every rank shares: the training rows' dtype, the metric)
-        ship = compiled() and not return_distance and _expansion_applies(self.X, self.X, self.metric)
-        own = query if Xq is self.X else _QueryRows(self.X)
+        ship = compiled() and not return_distance and expansion_applies(self.X, self.X, self.metric)
+        own = query if Xq is self.X else QueryRows(self.X)
         with agree_on_errors(self.comm):
             arrays = list(extras) + ([own.order.astype(np.int64)] if ship else [])
         for owner, Y, values in self._blocks(arrays):
-            block = _QueryRows(Y, values.pop()) if ship else None
+            block = QueryRows(Y, values.pop()) if ship else None
             with agree_on_errors(self.comm):
                 piece = _empty_piece(n)
                 if n and Y.shape[0]:
