@@ -63,9 +63,11 @@ __all__ = ["Piece", "SearchRows", "effective_metric", "join_pieces", "resolve_me
 # BLAS may round a pair's last bit differently in other matrix shapes, as it may
 # between the per-block searches here and one search of all rows.)
 _ARGKMIN_CHUNK = 1024
-# The compiled k-nearest filter runs on blocks of at least this many rows, and
-# its candidates go to ArgKmin for this many query rows at a time.
-_FILTER_MIN_ROWS, _FILTER_CHUNK = 1024, 64
+# The compiled k-nearest filter runs on blocks of at least this many rows, for k
+# up to _FILTER_MAX_K (it keeps 4k rows per query row in sorted lists: larger k
+# is left to ArgKmin's heaps), and its candidates go to ArgKmin for this many
+# query rows at a time.
+_FILTER_MIN_ROWS, _FILTER_MAX_K, _FILTER_CHUNK = 1024, 64, 64
 
 SUPPORTED = "'minkowski' with p=1 or p=2, 'euclidean', 'manhattan' or 'cosine'"
 _TREES = {"kd_tree": KDTree, "ball_tree": BallTree}
@@ -191,7 +193,7 @@ class _Block:
             search = self.tree.query
         elif self._reductions_apply(Xq, ArgKmin):
             filtered = compiled() and expansion_applies(Xq, self.Y, self.metric)
-            if filtered and self.Y.shape[0] >= _FILTER_MIN_ROWS:
+            if filtered and self.Y.shape[0] >= _FILTER_MIN_ROWS and k <= _FILTER_MAX_K:
                 return self._filtered_kneighbors(query or QueryRows(Xq), k)
 
             def search(X, k):
