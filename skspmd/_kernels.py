@@ -25,8 +25,8 @@ except ImportError:  # pragma: no cover - built by pip install; NumPy fallback o
     _ckernels = None
 
 __all__ = [
-    "block_moments", "compiled", "group_sums", "knn_candidates", "merge_blocks",
-    "radius_candidates",
+    "block_moments", "compiled", "compiled_neighbours", "group_sums", "knn_candidates",
+    "merge_blocks", "radius_candidates",
 ]
 
 # Rows per block of the moments (the shift is re-taken every block).
@@ -39,6 +39,11 @@ _FAR_SHIFT = 1e3
 def compiled():
     """Whether the compiled kernels are in use."""
     return _ckernels is not None
+
+
+def compiled_neighbours():
+    """Whether the compiled neighbour filters are in use (they need GCC or Clang)."""
+    return _ckernels is not None and hasattr(_ckernels, "knn_candidates")
 
 
 def _native(X):
@@ -187,7 +192,7 @@ def radius_candidates(X, Y, xn, yn, r2, tau, orders=None, use_compiled=None, blo
     """
     X, Y = np.ascontiguousarray(X, np.float64), np.ascontiguousarray(Y, np.float64)
     xn, yn = np.ascontiguousarray(xn, np.float64), np.ascontiguousarray(yn, np.float64)
-    if (use_compiled is None or use_compiled) and _ckernels is not None:
+    if (use_compiled is None or use_compiled) and compiled_neighbours():
         if orders is None:
             orders = np.arange(X.shape[0]), np.arange(Y.shape[0])
         qo, yo = (np.ascontiguousarray(o, dtype=np.int64) for o in orders)
@@ -228,7 +233,7 @@ def knn_candidates(X, Y, xn, yn, m, use_compiled=None, block=256):
     xn, yn = np.ascontiguousarray(xn, np.float64), np.ascontiguousarray(yn, np.float64)
     n = X.shape[0]
     values, rows = np.empty((n, m)), np.empty((n, m), np.int64)
-    if (use_compiled is None or use_compiled) and _ckernels is not None:
+    if (use_compiled is None or use_compiled) and compiled_neighbours():
         _ckernels.knn_candidates(X, Y, xn, yn, values, rows, int(m))
         return values, rows
     for start in range(0, n, block):

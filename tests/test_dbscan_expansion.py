@@ -107,7 +107,7 @@ def test_radius_neighbors_without_distances(algorithm, split):
 
 
 @pytest.mark.serial
-@pytest.mark.skipif(not _kernels.compiled(), reason="the compiled kernels did not build")
+@pytest.mark.skipif(not _kernels.compiled_neighbours(), reason="the compiled kernels did not build")
 @pytest.mark.parametrize("n_features", [1, 3, 10, 17])
 @pytest.mark.parametrize("n_rows", [0, 1, 5, 37, 600])
 def test_compiled_candidates_equal_numpy(n_rows, n_features):

@@ -19,7 +19,7 @@ from test_neighbors import QUERY_SPLIT, _dataset, assert_same_neighbours, on_row
 from skspmd import SPMDKNeighborsClassifier, SPMDNearestNeighbors, _kernels
 from skspmd.neighbors import _search
 
-pytestmark = pytest.mark.skipif(not _kernels.compiled(), reason="no compiled kernels")
+pytestmark = pytest.mark.skipif(not _kernels.compiled_neighbours(), reason="no compiled kernels")
 
 
 @pytest.fixture(autouse=True)

@@ -51,7 +51,7 @@ from sklearn.neighbors import BallTree, KDTree
 
 from .._comm import agree_on_errors, ring_blocks
 from .._compat import ArgKmin, RadiusNeighbors
-from .._kernels import compiled, knn_candidates, radius_candidates
+from .._kernels import compiled_neighbours, knn_candidates, radius_candidates
 from .._threads import openmp_threads
 from ._expansion import QueryRows, expansion_applies, margin, squared_norms
 
@@ -192,7 +192,7 @@ class _Block:
         if self.tree is not None:
             search = self.tree.query
         elif self._reductions_apply(Xq, ArgKmin):
-            filtered = compiled() and expansion_applies(Xq, self.Y, self.metric)
+            filtered = compiled_neighbours() and expansion_applies(Xq, self.Y, self.metric)
             if filtered and self.Y.shape[0] >= _FILTER_MIN_ROWS and k <= _FILTER_MAX_K:
                 return self._filtered_kneighbors(query or QueryRows(Xq), k)
 
@@ -272,7 +272,8 @@ class _Block:
         searched for the same rows (their norms and order are computed once);
         ``block``: the block's, when its owner sent its order along.
         """
-        if not return_distance and expansion_applies(Xq, self.Y, self.metric):
+        filtered = compiled_neighbours() and expansion_applies(Xq, self.Y, self.metric)
+        if filtered and not return_distance:
             return self._expanded_radius(query or QueryRows(Xq), radius, block)
         return self._sklearn_radius(Xq, radius, return_distance)
 
@@ -425,7 +426,8 @@ class SearchRows:
         # the compiled filter visits the rows in a tree order: each owner's
         # order of its rows travels with them (computed once, not per rank)
         # (decided from what every rank shares: the training rows' dtype, the metric)
-        ship = compiled() and not return_distance and expansion_applies(self.X, self.X, self.metric)
+        ship = not return_distance and expansion_applies(self.X, self.X, self.metric)
+        ship = ship and compiled_neighbours()
         own = query if Xq is self.X else QueryRows(self.X)
         with agree_on_errors(self.comm):
             arrays = list(extras) + ([own.order.astype(np.int64)] if ship else [])

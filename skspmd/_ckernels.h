@@ -1,0 +1,95 @@
+/* Shared by the compiled kernels (_ckernels.c, _cneighbors.c): buffer checks
+ * and the multiversioning macros. */
+#ifndef SKSPMD_CKERNELS_H
+#define SKSPMD_CKERNELS_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline int
+get_matrix(PyObject *obj, Py_buffer *view, Py_ssize_t *n, Py_ssize_t *d, int *is_f32)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return -1;
+    if (view->ndim != 2 || view->format == NULL ||
+        !((view->format[0] == 'd' && view->itemsize == 8) ||
+          (view->format[0] == 'f' && view->itemsize == 4))) {
+        PyErr_SetString(PyExc_TypeError, "expected a C-contiguous 2-D float64 or float32 array");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    *n = view->shape[0];
+    *d = view->shape[1];
+    *is_f32 = view->format[0] == 'f';
+    return 0;
+}
+
+static inline int
+get_vector(PyObject *obj, Py_buffer *view, int writable, char code, Py_ssize_t itemsize,
+           Py_ssize_t length)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0)
+        return -1;
+    if (view->format == NULL || view->format[0] != code || view->itemsize != itemsize ||
+        view->len != length * itemsize) {
+        PyErr_Format(PyExc_TypeError, "expected a contiguous buffer of %zd items of type '%c'",
+                     length, code);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* Each kernel is compiled for AVX-512, AVX2 and the baseline; the loader picks
+ * the widest the CPU has (GCC function multiversioning), so one build serves
+ * every x86-64 CPU at its own vector width. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define WIDEST_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define WIDEST_SIMD
+#endif
+
+/* The neighbour kernels: 8 doubles per vector (GCC/Clang vector extensions;
+ * split into narrower registers where the CPU has no AVX-512). Other
+ * compilers build the module without them (skspmd/_kernels.py then uses its
+ * NumPy versions). */
+#if defined(__GNUC__) || defined(__clang__)
+#define SKSPMD_NEIGHBOURS 1
+typedef double v8d __attribute__((vector_size(64)));
+typedef long long v8l __attribute__((vector_size(64)));
+
+/* The comparisons of whole vectors need AVX-512DQ (x86-64-v4) to stay in vector registers. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define WIDEST_SIMD_V4 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define WIDEST_SIMD_V4
+#endif
+
+/* Whether any lane of a or b is negative (sign bits ORed, then halved three times). */
+static inline __attribute__((always_inline)) int
+any_negative(v8d a, v8d b)
+{
+    v8l o = (v8l)a | (v8l)b;
+#if defined(__clang__)
+    o |= __builtin_shufflevector(o, o, 4, 5, 6, 7, 0, 1, 2, 3);
+    o |= __builtin_shufflevector(o, o, 2, 3, 0, 1, 6, 7, 4, 5);
+    o |= __builtin_shufflevector(o, o, 1, 0, 3, 2, 5, 4, 7, 6);
+#else
+    o |= __builtin_shuffle(o, (v8l){4, 5, 6, 7, 0, 1, 2, 3});
+    o |= __builtin_shuffle(o, (v8l){2, 3, 0, 1, 6, 7, 4, 5});
+    o |= __builtin_shuffle(o, (v8l){1, 0, 3, 2, 5, 4, 7, 6});
+#endif
+    return o[0] < 0;
+}
+
+/* The neighbour kernels (_cneighbors.c, _cknn.c). */
+PyObject *ck_radius_candidates(PyObject *self, PyObject *args);
+PyObject *ck_knn_candidates(PyObject *self, PyObject *args);
+#endif
+
+#endif
