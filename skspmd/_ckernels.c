@@ -29,58 +29,144 @@
  */
 #include "_ckernels.h"
 
-#define MOMENTS_LOOP(T)                                                          \
-    for (Py_ssize_t b = 0; b < n_blocks; b++) {                                  \
-        const T *blk = x + b * block * d;                                        \
-        Py_ssize_t rows = (b + 1) * block <= n ? block : n - b * block;          \
-        double *s1 = out + b * 4 * d, *s2 = s1 + d, *lo = s2 + d, *hi = lo + d; \
-        for (Py_ssize_t j = 0; j < d; j++) {                                     \
-            s1[j] = 0.0; s2[j] = 0.0; lo[j] = blk[j]; hi[j] = blk[j];            \
-        }                                                                        \
-        Py_ssize_t i = 1;                                                        \
-        for (; i + 3 < rows; i += 4) { /* 4 rows per update of the sums */      \
-            const T *r0 = blk + i * d, *r1 = r0 + d, *r2 = r1 + d, *r3 = r2 + d; \
-            for (Py_ssize_t j = 0; j < d; j++) {                                 \
-                double s = (double)blk[j];                                       \
-                double x0 = (double)r0[j], x1 = (double)r1[j];                   \
-                double x2 = (double)r2[j], x3 = (double)r3[j];                   \
-                double c0 = x0 - s, c1 = x1 - s, c2 = x2 - s, c3 = x3 - s;       \
-                s1[j] += (c0 + c1) + (c2 + c3);                                  \
-                s2[j] += (c0 * c0 + c1 * c1) + (c2 * c2 + c3 * c3);              \
-                double a = x0 < x1 ? x0 : x1, b = x2 < x3 ? x2 : x3;             \
-                double m = a < b ? a : b;                                        \
-                lo[j] = m < lo[j] ? m : lo[j];                                   \
-                a = x0 > x1 ? x0 : x1; b = x2 > x3 ? x2 : x3;                    \
-                m = a > b ? a : b;                                               \
-                hi[j] = m > hi[j] ? m : hi[j];                                   \
-            }                                                                    \
-        }                                                                        \
-        for (; i < rows; i++) {                                                  \
-            const T *row = blk + i * d;                                          \
-            for (Py_ssize_t j = 0; j < d; j++) {                                 \
-                double x = (double)row[j];                                       \
-                double c = x - (double)blk[j];                                   \
-                s1[j] += c;                                                      \
-                s2[j] += c * c;                                                  \
-                lo[j] = x < lo[j] ? x : lo[j];                                   \
-                hi[j] = x > hi[j] ? x : hi[j];                                   \
-            }                                                                    \
-        }                                                                        \
-        for (Py_ssize_t j = 0; j < d; j++) { /* NaN/inf in the shift row */     \
-            double x0 = (double)blk[j];                                          \
-            if (!isfinite(x0)) s1[j] = x0 - x0;                                  \
-        }                                                                        \
+/* The moments keep their running sums in registers. A block's rows are
+ * visited as "virtual rows" of width dv = g * d (g consecutive rows side by
+ * side, g = 1 once d >= 32, so narrow X still fills whole vectors), in runs
+ * of at most SUB_BYTES of X (they stay in L2). For each run, every chunk of
+ * 32, 16 or 8 columns (the last chunk overlaps the previous one when dv is
+ * not a multiple of 8) loads its four statistics into registers (fixed-size
+ * local arrays with constant trip counts: GCC keeps them in vector
+ * registers), folds in every row of the run, and stores them back, so memory
+ * sees one read of X and no read-modify-write per row. After the block, the
+ * g lanes of each column are folded together. */
+#ifndef SUB_BYTES
+#define SUB_BYTES (128 * 1024)
+#endif
+#ifdef MOMENT_PREFETCH
+#define PREFETCH_AHEAD(r, ahead, bytes) \
+    for (int p = 0; p < (int)(bytes); p += 64) __builtin_prefetch((const char *)((r) + (ahead)) + p, 0, MOMENT_PREFETCH);
+#else
+#define PREFETCH_AHEAD(r, ahead, bytes)
+#endif
+#define VROW_MIN 32
+
+#define MOMENT_CHUNK(NAME, T, W)                                                       \
+    static inline __attribute__((always_inline)) void NAME(                            \
+        const T *restrict x, Py_ssize_t rows, Py_ssize_t stride,                       \
+        const double *restrict shift, double *restrict acc, Py_ssize_t ld, int keep)   \
+    {                                                                                  \
+        double s[W], s1[W], s2[W], lo[W], hi[W];                                       \
+        for (int k = 0; k < W; k++) {                                                  \
+            s[k] = shift[k];                                                           \
+            s1[k] = acc[k];                                                            \
+            s2[k] = acc[ld + k];                                                       \
+            lo[k] = acc[2 * ld + k];                                                   \
+            hi[k] = acc[3 * ld + k];                                                   \
+        }                                                                              \
+        for (Py_ssize_t i = 0; i < rows; i++) {                                        \
+            const T *restrict r = x + i * stride;                                      \
+            PREFETCH_AHEAD(r, rows * stride, W * sizeof(T))                            \
+            for (int k = 0; k < W; k++) {                                              \
+                double v = (double)r[k], c = v - s[k];                                 \
+                s1[k] += c;                                                            \
+                s2[k] += c * c;                                                        \
+                lo[k] = v < lo[k] ? v : lo[k];                                         \
+                hi[k] = v > hi[k] ? v : hi[k];                                         \
+            }                                                                          \
+        }                                                                              \
+        for (int k = keep; k < W; k++) { /* lanes below keep: done by the chunk before */ \
+            acc[k] = s1[k];                                                            \
+            acc[ld + k] = s2[k];                                                       \
+            acc[2 * ld + k] = lo[k];                                                   \
+            acc[3 * ld + k] = hi[k];                                                   \
+        }                                                                              \
     }
 
-#define MOMENTS_KERNEL(NAME, T)                                                  \
-    WIDEST_SIMD static void NAME(const T *x, Py_ssize_t n, Py_ssize_t d,         \
-                                 Py_ssize_t block, double *out)                  \
-    {                                                                            \
-        Py_ssize_t n_blocks = (n + block - 1) / block;                           \
-        MOMENTS_LOOP(T)                                                          \
+/* One run of virtual rows through every column chunk (dv >= 8). */
+#define MOMENT_RUN(NAME, T, C32, C16, C8)                                              \
+    static inline __attribute__((always_inline)) void NAME(                            \
+        const T *x, Py_ssize_t rows, Py_ssize_t dv, const double *shift, double *acc)  \
+    {                                                                                  \
+        Py_ssize_t j = 0;                                                              \
+        for (; j + 32 <= dv; j += 32)                                                  \
+            C32(x + j, rows, dv, shift + j, acc + j, dv, 0);                           \
+        if (j + 16 <= dv) {                                                            \
+            C16(x + j, rows, dv, shift + j, acc + j, dv, 0);                           \
+            j += 16;                                                                   \
+        }                                                                              \
+        if (j + 8 <= dv) {                                                             \
+            C8(x + j, rows, dv, shift + j, acc + j, dv, 0);                            \
+            j += 8;                                                                    \
+        }                                                                              \
+        if (j < dv)                                                                    \
+            C8(x + dv - 8, rows, dv, shift + dv - 8, acc + dv - 8, dv, (int)(j - (dv - 8))); \
     }
-MOMENTS_KERNEL(moments_f64, double)
-MOMENTS_KERNEL(moments_f32, float)
+
+/* Block b: rows [b * block, ...), shift = its first row; out[b] = (s1, s2, lo, hi).
+ * shift and acc are scratch of dv and 4 * dv doubles. */
+#define MOMENT_BLOCK(NAME, T, RUN)                                                     \
+    static inline __attribute__((always_inline)) void NAME(                            \
+        const T *blk, Py_ssize_t rows, Py_ssize_t d, Py_ssize_t g, Py_ssize_t sub,     \
+        double *shift, double *acc, double *o)                                         \
+    {                                                                                  \
+        Py_ssize_t dv = g * d, nv = (rows - 1) / g;                                    \
+        for (Py_ssize_t j = 0; j < dv; j++) {                                          \
+            shift[j] = (double)blk[j % d];                                             \
+            acc[j] = 0.0;                                                              \
+            acc[dv + j] = 0.0;                                                         \
+            acc[2 * dv + j] = shift[j];                                                \
+            acc[3 * dv + j] = shift[j];                                                \
+        }                                                                              \
+        for (Py_ssize_t i = 0; i < nv; i += sub)                                       \
+            RUN(blk + d + i * dv, nv - i < sub ? nv - i : sub, dv, shift, acc);        \
+        for (Py_ssize_t i = 1 + nv * g; i < rows; i++) { /* rows left over: lane 0 */  \
+            const T *r = blk + i * d;                                                  \
+            for (Py_ssize_t j = 0; j < d; j++) {                                       \
+                double v = (double)r[j], c = v - shift[j];                             \
+                acc[j] += c;                                                           \
+                acc[dv + j] += c * c;                                                  \
+                acc[2 * dv + j] = v < acc[2 * dv + j] ? v : acc[2 * dv + j];           \
+                acc[3 * dv + j] = v > acc[3 * dv + j] ? v : acc[3 * dv + j];           \
+            }                                                                          \
+        }                                                                              \
+        for (Py_ssize_t j = 0; j < d; j++) { /* fold the g lanes of each column */    \
+            double s1 = acc[j], s2 = acc[dv + j], lo = acc[2 * dv + j], hi = acc[3 * dv + j]; \
+            for (Py_ssize_t l = j + d; l < dv; l += d) {                               \
+                s1 += acc[l];                                                          \
+                s2 += acc[dv + l];                                                     \
+                lo = acc[2 * dv + l] < lo ? acc[2 * dv + l] : lo;                      \
+                hi = acc[3 * dv + l] > hi ? acc[3 * dv + l] : hi;                      \
+            }                                                                          \
+            if (!isfinite(shift[j])) /* NaN/inf in the shift row */                    \
+                s1 = shift[j] - shift[j];                                              \
+            o[j] = s1;                                                                 \
+            o[d + j] = s2;                                                             \
+            o[2 * d + j] = lo;                                                         \
+            o[3 * d + j] = hi;                                                         \
+        }                                                                              \
+    }
+
+#define MOMENTS_KERNEL(SUFFIX, T)                                                      \
+    MOMENT_CHUNK(chunk32_##SUFFIX, T, 32)                                              \
+    MOMENT_CHUNK(chunk16_##SUFFIX, T, 16)                                              \
+    MOMENT_CHUNK(chunk8_##SUFFIX, T, 8)                                                \
+    MOMENT_RUN(run_##SUFFIX, T, chunk32_##SUFFIX, chunk16_##SUFFIX, chunk8_##SUFFIX)   \
+    MOMENT_BLOCK(block_##SUFFIX, T, run_##SUFFIX)                                      \
+    WIDEST_SIMD static void moments_##SUFFIX(const T *x, Py_ssize_t n, Py_ssize_t d,   \
+                                             Py_ssize_t block, Py_ssize_t g,           \
+                                             double *scratch, double *out)             \
+    {                                                                                  \
+        Py_ssize_t n_blocks = (n + block - 1) / block;                                 \
+        Py_ssize_t sub = SUB_BYTES / (g * d * (Py_ssize_t)sizeof(T));                  \
+        sub = sub < 8 ? 8 : sub;                                                       \
+        for (Py_ssize_t b = 0; b < n_blocks; b++) {                                    \
+            Py_ssize_t rows = (b + 1) * block <= n ? block : n - b * block;            \
+            block_##SUFFIX(x + b * block * d, rows, d, g, sub, scratch,                \
+                           scratch + g * d, out + b * 4 * d);                          \
+        }                                                                              \
+    }
+MOMENTS_KERNEL(f64, double)
+MOMENTS_KERNEL(f32, float)
 
 static PyObject *
 block_moments(PyObject *self, PyObject *args)
@@ -103,35 +189,69 @@ block_moments(PyObject *self, PyObject *args)
         return NULL;
     }
     double *out = (double *)ov.buf;
-    Py_BEGIN_ALLOW_THREADS
-    if (is_f32)
-        moments_f32((const float *)xv.buf, n, d, block, out);
-    else
-        moments_f64((const double *)xv.buf, n, d, block, out);
-    Py_END_ALLOW_THREADS
+    /* g rows side by side make a virtual row of at least VROW_MIN columns */
+    Py_ssize_t g = d >= VROW_MIN ? 1 : (VROW_MIN + d - 1) / (d ? d : 1);
+    double *scratch = d ? PyMem_Malloc(5 * g * d * sizeof(double)) : NULL;
+    if (d && scratch == NULL) {
+        PyBuffer_Release(&ov);
+        PyBuffer_Release(&xv);
+        return PyErr_NoMemory();
+    }
+    if (d) {
+        Py_BEGIN_ALLOW_THREADS
+        if (is_f32)
+            moments_f32((const float *)xv.buf, n, d, block, g, scratch, out);
+        else
+            moments_f64((const double *)xv.buf, n, d, block, g, scratch, out);
+        Py_END_ALLOW_THREADS
+    }
+    PyMem_Free(scratch);
     PyBuffer_Release(&ov);
     PyBuffer_Release(&xv);
     Py_RETURN_NONE;
 }
 
-#define GROUP_LOOP(T)                                                            \
-    for (Py_ssize_t i = 0; i < n; i++) {                                         \
-        const T *row = x + i * d;                                                \
-        double *acc = out + rows[i] * d;                                         \
-        double w = weights[i];                                                   \
-        for (Py_ssize_t j = 0; j < d; j++) {                                     \
-            double x = (double)row[j];                                           \
-            acc[j] += w * x;                                                     \
-            colmin[j] = x < colmin[j] ? x : colmin[j];                           \
-        }                                                                        \
+/* Each row is added to its group's sums (in L1/L2: n_groups * d doubles) in
+ * chunks of GROUP_W columns; the minimum is kept in GROUP_W registers for
+ * the whole pass (fixed-size local array, constant trip count) instead of
+ * a second read-modify-write per element. With every weight 1 the rows are
+ * added without the multiply. */
+#define GROUP_W 32
+#define GROUP_ROW(T, TERM)                                                             \
+    for (; j + GROUP_W <= d; j += GROUP_W)                                             \
+        for (int k = 0; k < GROUP_W; k++) {                                            \
+            double v = (double)r[j + k];                                               \
+            a[j + k] += TERM;                                                          \
+            m[k] = v < m[k] ? v : m[k];                                                \
+        }                                                                              \
+    for (; j < d; j++) {                                                               \
+        double v = (double)r[j];                                                       \
+        a[j] += TERM;                                                                  \
+        low = v < low ? v : low;                                                       \
     }
 
-#define GROUP_KERNEL(NAME, T)                                                    \
-    WIDEST_SIMD static void NAME(const T *x, Py_ssize_t n, Py_ssize_t d,         \
-                                 const int64_t *rows, const double *weights,     \
-                                 double *out, double *colmin)                    \
-    {                                                                            \
-        GROUP_LOOP(T)                                                            \
+#define GROUP_KERNEL(NAME, T)                                                          \
+    WIDEST_SIMD static double NAME(const T *restrict x, Py_ssize_t n, Py_ssize_t d,    \
+                                   const int64_t *rows, const double *weights,         \
+                                   int unit, double *restrict out)                     \
+    {                                                                                  \
+        double m[GROUP_W], low = INFINITY;                                             \
+        for (int k = 0; k < GROUP_W; k++)                                              \
+            m[k] = INFINITY;                                                           \
+        for (Py_ssize_t i = 0; i < n; i++) {                                           \
+            const T *restrict r = x + i * d;                                           \
+            double *restrict a = out + rows[i] * d;                                    \
+            double w = weights[i];                                                     \
+            Py_ssize_t j = 0;                                                          \
+            if (unit) {                                                                \
+                GROUP_ROW(T, v)                                                        \
+            } else {                                                                   \
+                GROUP_ROW(T, w * v)                                                    \
+            }                                                                          \
+        }                                                                              \
+        for (int k = 0; k < GROUP_W; k++)                                              \
+            low = m[k] < low ? m[k] : low;                                             \
+        return low;                                                                    \
     }
 GROUP_KERNEL(group_f64, double)
 GROUP_KERNEL(group_f32, float)
@@ -142,7 +262,6 @@ group_sums(PyObject *self, PyObject *args)
     PyObject *xo, *ro, *wo, *oo;
     Py_ssize_t n, d;
     int is_f32, bad_row = 0;
-    double *colmin = NULL;
     Py_buffer xv, rv, wv, ov;
     double lowest = INFINITY;
     if (!PyArg_ParseTuple(args, "OOOO", &xo, &ro, &wo, &oo))
@@ -175,30 +294,20 @@ group_sums(PyObject *self, PyObject *args)
         if (rows[i] < 0 || rows[i] >= n_groups)
             bad_row = 1;
     if (!bad_row && d > 0) {
-        colmin = PyMem_Malloc(d * sizeof(double));
-        if (colmin == NULL)
-            bad_row = -2;
-        else
-            for (Py_ssize_t j = 0; j < d; j++)
-                colmin[j] = INFINITY;
-    }
-    if (!bad_row && d > 0) {
+        int unit = 1;
+        for (Py_ssize_t i = 0; i < n && unit; i++)
+            unit = weights[i] == 1.0;
         Py_BEGIN_ALLOW_THREADS
         if (is_f32)
-            group_f32((const float *)xv.buf, n, d, rows, weights, out, colmin);
+            lowest = group_f32((const float *)xv.buf, n, d, rows, weights, unit, out);
         else
-            group_f64((const double *)xv.buf, n, d, rows, weights, out, colmin);
+            lowest = group_f64((const double *)xv.buf, n, d, rows, weights, unit, out);
         Py_END_ALLOW_THREADS
-        for (Py_ssize_t j = 0; j < d; j++)
-            lowest = colmin[j] < lowest ? colmin[j] : lowest;
     }
-    PyMem_Free(colmin);
     PyBuffer_Release(&ov);
     PyBuffer_Release(&wv);
     PyBuffer_Release(&rv);
     PyBuffer_Release(&xv);
-    if (bad_row == -2)
-        return PyErr_NoMemory();
     if (bad_row) {
         PyErr_SetString(bad_row < 0 ? PyExc_TypeError : PyExc_ValueError,
                         bad_row < 0 ? "out must be a float64 array of shape (n_groups, d)"

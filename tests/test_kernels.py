@@ -112,3 +112,106 @@ def test_compiled_group_sums_reject_out_of_range_groups():
         _kernels.group_sums(
             np.ones((3, 2)), np.array([0, 2, 1]), np.ones(3), np.zeros((2, 2))
         )
+
+
+# Widths that exercise every column-chunk path of the compiled moments: rows
+# side by side (d < 32, with rows left over), 32-, 16- and 8-column chunks and
+# an overlapping last chunk; rows fewer than a block, and several blocks.
+SHAPES = [(1, 1), (3, 1), (2049, 1), (37, 3), (4100, 7), (100, 31), (3000, 32),
+          (2500, 33), (70, 40), (2100, 48), (513, 57), (4097, 100), (300, 1000)]
+
+
+@pytest.mark.skipif(not _kernels.compiled(), reason="not built")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_compiled_block_moments_agree_with_numpy_on_every_width(shape, dtype):
+    n, d = shape
+    rng = np.random.default_rng(n * 1000 + d)
+    X = (rng.standard_normal((n, d)) * rng.uniform(0.1, 5, d) + rng.uniform(-9, 9, d))
+    X = X.astype(dtype)
+    compiled = _kernels.block_moments(X, use_compiled=True)
+    fallback = _kernels.block_moments(X, use_compiled=False)
+    np.testing.assert_allclose(compiled[:, 0], fallback[:, 0], rtol=1e-11, atol=1e-9)
+    np.testing.assert_allclose(compiled[:, 1], fallback[:, 1], rtol=1e-12)
+    np.testing.assert_array_equal(compiled[:, 2:], fallback[:, 2:])
+    n_, mean, m2, lo, hi = _kernels.merge_blocks(X, compiled)
+    X64 = X.astype(np.longdouble)
+    ref_mean = X64.mean(0)
+    assert n_ == n
+    np.testing.assert_allclose(mean, ref_mean.astype(np.float64), rtol=1e-13, atol=1e-13)
+    ref_m2 = ((X64 - ref_mean) ** 2).sum(0).astype(np.float64)
+    np.testing.assert_allclose(m2, ref_m2, rtol=1e-11, atol=1e-12)
+    np.testing.assert_array_equal(lo, X.min(0))
+    np.testing.assert_array_equal(hi, X.max(0))
+
+
+@pytest.mark.skipif(not _kernels.compiled(), reason="not built")
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("shape", [(50, 1), (4100, 7), (2100, 33), (2500, 100)], ids=str)
+def test_compiled_block_moments_flag_non_finite_anywhere(shape, bad):
+    # every position class: the shift row, a lane of the side-by-side rows,
+    # a row left over after them, an overlapping last chunk
+    n, d = shape
+    for row in (0, 1, n // 2, n - 1):
+        for col in {0, d // 2, d - 1}:
+            X = np.ones((n, d))
+            X[row, col] = bad
+            stats = _kernels.block_moments(X)
+            assert not np.isfinite(stats[row // _kernels.MOMENT_BLOCK_ROWS, 0, col])
+            others = np.delete(stats[:, 0], col, axis=1)
+            assert np.isfinite(others).all()
+
+
+@pytest.mark.parametrize("use_compiled", ROUTES)
+def test_moments_of_non_contiguous_input(use_compiled, monkeypatch):
+    rng = np.random.default_rng(5)
+    X = np.asfortranarray(rng.standard_normal((3000, 9)) + 1e9)[:, ::2]
+    if not use_compiled:
+        monkeypatch.setattr(_kernels, "_ckernels", None)
+    m = Moments.from_rows(X)
+    ref = X.astype(np.longdouble)
+    np.testing.assert_allclose(m.mean, ref.mean(0).astype(np.float64), rtol=1e-15)
+    exact = ((ref - ref.mean(0)) ** 2).sum(0).astype(np.float64)
+    np.testing.assert_allclose(m.m2, exact, rtol=1e-8)  # block means carry 1e9 * eps
+    np.testing.assert_array_equal(m.min, X.min(0))
+    np.testing.assert_array_equal(m.max, X.max(0))
+
+
+@pytest.mark.parametrize("use_compiled", ROUTES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("unit", [True, False], ids=["unit-weights", "weights"])
+@pytest.mark.parametrize("d", [1, 31, 32, 75, 1000])
+def test_group_sums_on_every_width(use_compiled, dtype, unit, d):
+    # the compiled kernel adds 32-column chunks, then single columns; with
+    # every weight 1 it skips the multiply; the minimum may be anywhere
+    rng = np.random.default_rng(d)
+    n = 301
+    X = rng.poisson(1.0, size=(n, d)).astype(dtype)
+    rows = rng.integers(0, 5, size=n)
+    w = np.ones(n) if unit else rng.uniform(0, 3, size=n)
+    expected = np.zeros((5, d))
+    np.add.at(expected, rows, w[:, None] * X.astype(np.float64))
+    for where in [(0, 0), (n - 1, d - 1), (n // 2, d // 2)]:
+        Xb = X.copy()
+        Xb[where] = -0.25
+        out = np.zeros((5, d))
+        lowest = _kernels.group_sums(Xb, rows, w, out, use_compiled=use_compiled)
+        assert lowest == -0.25
+        exp = expected.copy()
+        exp[rows[where[0]], where[1]] += w[where[0]] * (-0.25 - X[where])
+        np.testing.assert_allclose(out, exp, rtol=1e-12, atol=1e-12)
+    out = np.zeros((5, d))
+    assert _kernels.group_sums(X, rows, w, out, use_compiled=use_compiled) == X.min()
+
+
+@pytest.mark.parametrize("use_compiled", ROUTES)
+@pytest.mark.parametrize("col", [0, 40, 99])
+def test_group_sums_minimum_skips_nan(use_compiled, col):
+    X = np.full((10, 100), 2.0)
+    X[3, col] = np.nan
+    X[7, 99 - col] = 0.5
+    out = np.zeros((1, 100))
+    lowest = _kernels.group_sums(X, np.zeros(10, dtype=np.int64), np.ones(10), out,
+                                 use_compiled=use_compiled)
+    assert lowest == 0.5
+    assert np.isnan(out[0, col])
