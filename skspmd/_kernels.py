@@ -34,6 +34,8 @@ MOMENT_BLOCK_ROWS = 2048
 # A block's shift is "far" when sum(x - s)**2 / n_b exceeds this times its m2:
 # then the subtraction would cost more than about 3 of the 16 digits.
 _FAR_SHIFT = 1e3
+# Bytes of strided X copied to C order per call of the compiled moments.
+_SLAB_BYTES = 1 << 22
 
 
 def compiled():
@@ -46,13 +48,13 @@ def compiled_neighbours():
     return _ckernels is not None and hasattr(_ckernels, "knn_candidates")
 
 
-def _native(X):
+def _native(X, contiguous=True):
     return (
         _ckernels is not None
         and isinstance(X, np.ndarray)
         and X.ndim == 2
         and X.dtype in (np.float64, np.float32)
-        and X.flags.c_contiguous
+        and (X.flags.c_contiguous or not contiguous)
     )
 
 
@@ -79,8 +81,15 @@ def block_moments(X, block=MOMENT_BLOCK_ROWS, use_compiled=None):
     n, d = X.shape
     n_blocks = -(-n // block)
     out = np.empty((n_blocks, 4, d))
-    if (use_compiled is None or use_compiled) and _native(X):
-        _ckernels.block_moments(X, out, block)
+    if (use_compiled is None or use_compiled) and _native(X, contiguous=False):
+        if X.flags.c_contiguous:
+            _ckernels.block_moments(X, out, block)
+            return out
+        # strided X (a column slice, F order): C-ordered copies of a few blocks at a time
+        step = max(1, _SLAB_BYTES // max(1, block * d * X.itemsize))
+        for b in range(0, n_blocks, step):
+            slab = np.ascontiguousarray(X[b * block : (b + step) * block])
+            _ckernels.block_moments(slab, out[b : b + step], block)
         return out
     if (use_compiled is None or use_compiled) and _row_strided(X) and n:
         # one block at a time into a cached buffer: the blocks of a C-ordered X

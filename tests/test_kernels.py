@@ -165,9 +165,10 @@ def test_compiled_block_moments_flag_non_finite_anywhere(shape, bad):
 @pytest.mark.parametrize("use_compiled", ROUTES)
 def test_moments_of_non_contiguous_input(use_compiled, monkeypatch):
     rng = np.random.default_rng(5)
-    X = np.asfortranarray(rng.standard_normal((3000, 9)) + 1e9)[:, ::2]
+    X = np.asfortranarray(rng.standard_normal((5000, 9)) + 1e9)[:, ::2]
     if not use_compiled:
         monkeypatch.setattr(_kernels, "_ckernels", None)
+    monkeypatch.setattr(_kernels, "_SLAB_BYTES", 1)  # one block per C-ordered copy
     m = Moments.from_rows(X)
     ref = X.astype(np.longdouble)
     np.testing.assert_allclose(m.mean, ref.mean(0).astype(np.float64), rtol=1e-15)
@@ -180,7 +181,7 @@ def test_moments_of_non_contiguous_input(use_compiled, monkeypatch):
 @pytest.mark.parametrize("use_compiled", ROUTES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("unit", [True, False], ids=["unit-weights", "weights"])
-@pytest.mark.parametrize("d", [1, 31, 32, 75, 1000])
+@pytest.mark.parametrize("d", [1, 31, 64, 75, 130, 1000])
 def test_group_sums_on_every_width(use_compiled, dtype, unit, d):
     # the compiled kernel adds 32-column chunks, then single columns; with
     # every weight 1 it skips the multiply; the minimum may be anywhere
