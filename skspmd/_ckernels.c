@@ -18,7 +18,8 @@
  *
  * group_sums(X, rows, weights, out)
  *     X: C-contiguous float64 or float32 (n, d); rows: int64 (n,) group of
- *     each row (0 <= rows[i] < n_groups); weights: float64 (n,); out: float64
+ *     each row (0 <= rows[i] < n_groups); weights: float64 (n,) or None
+ *     (every weight 1); out: float64
  *     (n_groups, d), accumulated: out[rows[i]] += weights[i] * X[i]. Returns
  *     the minimum element of X (NaN is skipped: it reaches ``out`` instead,
  *     since every row is multiplied in, even with weight 0), for the
@@ -252,7 +253,7 @@ block_moments(PyObject *self, PyObject *args)
         for (Py_ssize_t i = 0; i < n; i++) {                                           \
             const T *restrict r = x + i * d;                                           \
             double *restrict a = out + rows[i] * d;                                    \
-            double w = weights[i];                                                     \
+            double w = unit ? 1.0 : weights[i];                                        \
             Py_ssize_t j = 0;                                                          \
             if (unit) {                                                                \
                 GROUP_ROW(T, v)                                                        \
@@ -283,20 +284,22 @@ group_sums(PyObject *self, PyObject *args)
         PyBuffer_Release(&xv);
         return NULL;
     }
-    if (get_vector(wo, &wv, 0, 'd', 8, n) < 0) {
+    int have_weights = wo != Py_None;
+    if (have_weights && get_vector(wo, &wv, 0, 'd', 8, n) < 0) {
         PyBuffer_Release(&rv);
         PyBuffer_Release(&xv);
         return NULL;
     }
     if (PyObject_GetBuffer(oo, &ov, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) {
-        PyBuffer_Release(&wv);
+        if (have_weights)
+            PyBuffer_Release(&wv);
         PyBuffer_Release(&rv);
         PyBuffer_Release(&xv);
         return NULL;
     }
     Py_ssize_t n_groups = d ? ov.len / (8 * d) : 0;
     const int64_t *rows = (const int64_t *)rv.buf;
-    const double *weights = (const double *)wv.buf;
+    const double *weights = have_weights ? (const double *)wv.buf : NULL;
     double *out = (double *)ov.buf;
     if (ov.format == NULL || ov.format[0] != 'd' || ov.itemsize != 8 ||
         (d && ov.len % (8 * d) != 0))
@@ -306,7 +309,7 @@ group_sums(PyObject *self, PyObject *args)
             bad_row = 1;
     if (!bad_row && d > 0) {
         int unit = 1;
-        for (Py_ssize_t i = 0; i < n && unit; i++)
+        for (Py_ssize_t i = 0; have_weights && i < n && unit; i++)
             unit = weights[i] == 1.0;
         Py_BEGIN_ALLOW_THREADS
         if (is_f32)
@@ -316,7 +319,8 @@ group_sums(PyObject *self, PyObject *args)
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&ov);
-    PyBuffer_Release(&wv);
+    if (have_weights)
+        PyBuffer_Release(&wv);
     PyBuffer_Release(&rv);
     PyBuffer_Release(&xv);
     if (bad_row) {

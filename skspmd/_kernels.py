@@ -152,16 +152,18 @@ def group_sums(X, rows, weights, out, use_compiled=None):
     """``out[rows[i]] += weights[i] * X[i]`` over dense ``X``; returns ``X``'s minimum.
 
     ``rows`` are int64 group indices in ``[0, out.shape[0])``, ``weights``
-    float64, ``out`` a C-ordered float64 ``(n_groups, n_features)`` array.
+    float64 or None (every weight 1), ``out`` a C-ordered float64
+    ``(n_groups, n_features)`` array.
     Every row is multiplied in, even with weight 0, so a NaN or inf in ``X``
     reaches ``out``; the returned minimum ignores NaN. ``use_compiled=False``
     forces the NumPy version (a sparse one-hot product per block).
     """
     if (use_compiled is None or use_compiled) and _native(X) and out.flags.c_contiguous:
-        return _ckernels.group_sums(
-            X, np.ascontiguousarray(rows, dtype=np.int64),
-            np.ascontiguousarray(weights, dtype=np.float64), out,
-        )
+        if weights is not None:
+            weights = np.ascontiguousarray(weights, dtype=np.float64)
+        return _ckernels.group_sums(X, np.ascontiguousarray(rows, dtype=np.int64), weights, out)
+    if weights is None:
+        weights = np.ones(X.shape[0])
     from ._group_stats import GroupSums
     from ._stats import block_rows
 

@@ -180,7 +180,7 @@ def test_moments_of_non_contiguous_input(use_compiled, monkeypatch):
 
 @pytest.mark.parametrize("use_compiled", ROUTES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("unit", [True, False], ids=["unit-weights", "weights"])
+@pytest.mark.parametrize("unit", [None, True, False], ids=["no-weights", "unit-weights", "weights"])
 @pytest.mark.parametrize("d", [1, 31, 64, 75, 130, 1000])
 def test_group_sums_on_every_width(use_compiled, dtype, unit, d):
     # the compiled kernel adds 32-column chunks, then single columns; with
@@ -189,9 +189,10 @@ def test_group_sums_on_every_width(use_compiled, dtype, unit, d):
     n = 301
     X = rng.poisson(1.0, size=(n, d)).astype(dtype)
     rows = rng.integers(0, 5, size=n)
-    w = np.ones(n) if unit else rng.uniform(0, 3, size=n)
+    w = np.ones(n) if unit or unit is None else rng.uniform(0, 3, size=n)
     expected = np.zeros((5, d))
     np.add.at(expected, rows, w[:, None] * X.astype(np.float64))
+    w = None if unit is None else w  # None: every weight 1
     for where in [(0, 0), (n - 1, d - 1), (n // 2, d // 2)]:
         Xb = X.copy()
         Xb[where] = -0.25
@@ -199,7 +200,7 @@ def test_group_sums_on_every_width(use_compiled, dtype, unit, d):
         lowest = _kernels.group_sums(Xb, rows, w, out, use_compiled=use_compiled)
         assert lowest == -0.25
         exp = expected.copy()
-        exp[rows[where[0]], where[1]] += w[where[0]] * (-0.25 - X[where])
+        exp[rows[where[0]], where[1]] += (1.0 if w is None else w[where[0]]) * (-0.25 - X[where])
         np.testing.assert_allclose(out, exp, rtol=1e-12, atol=1e-12)
     out = np.zeros((5, d))
     assert _kernels.group_sums(X, rows, w, out, use_compiled=use_compiled) == X.min()

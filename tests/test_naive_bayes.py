@@ -227,6 +227,8 @@ def test_continuous_labels():
     "y",
     [
         np.array([3, -2, 3, 7, -2, 0]),
+        np.array([4, 0, 2, 4, 19]),  # non-negative: the table is indexed by y itself
+        np.array([70001, 70000, 70001]),  # above the table's limit: shifted by the minimum
         np.array([5, 1, 1, 250], dtype=np.uint8),
         np.array([10**12, -(10**12), 0, 10**12]),  # wide span: np.unique's path
         np.array(["b", "a", "c", "a"]),

@@ -25,37 +25,48 @@ __all__ = ["SPMDMultinomialNB"]
 
 
 def _batch_labels(y, comm):
-    """The sorted union of every rank's labels in this batch (collective).
+    """The sorted union of every rank's labels in this batch, and this rank's (collective).
 
     Each rank validates its labels as scikit-learn does (``unique_labels``:
     classification targets only) and sends its distinct labels; the union
     is computed identically on every rank, so a mix of label types across
-    ranks fails the same way everywhere.
+    ranks fails the same way everywhere. Numeric labels are validated on
+    their distinct values (the same verdict as on every row, for a fraction
+    of the cost); the distinct values and each row's index among them
+    (:func:`_distinct`) are returned for the counting.
     """
+    distinct = None
     with agree_on_errors(comm) as step:
-        step.payload = unique_labels(y) if y.shape[0] else None
+        if y.shape[0] and y.dtype.kind in "iuf":
+            distinct = _distinct(y)
+            step.payload = unique_labels(distinct[0])
+        elif y.shape[0]:
+            step.payload = unique_labels(y)
+            distinct = _distinct(y)
     parts = [labels for labels in step.gathered if labels is not None]
     if not parts:
-        return np.empty(0)
-    return unique_labels(*parts)
+        return np.empty(0), distinct
+    return unique_labels(*parts), distinct
 
 
 def _distinct(y):
     """``np.unique(y, return_inverse=True)``; O(n) by a lookup table for small-range integers."""
     y = np.ravel(y)
     if y.dtype.kind in "iu" and y.size:
-        low = int(y.min())
-        span = int(y.max()) - low + 1
-        if span <= max(1 << 16, y.size):
-            shifted = (y - low).astype(np.intp, copy=False)
+        low, high = int(y.min()), int(y.max())
+        limit = max(1 << 16, y.size)
+        base = 0 if low >= 0 and high < limit else low  # 0: index the table by y itself
+        span = high - base + 1
+        if span <= limit:
+            shifted = (y - base if base else y).astype(np.intp, copy=False)
             present = np.bincount(shifted, minlength=span) > 0
             table = np.cumsum(present) - 1
-            return (np.flatnonzero(present) + low).astype(y.dtype), table[shifted]
+            return (np.flatnonzero(present) + base).astype(y.dtype), table[shifted]
     local, inverse = np.unique(y, return_inverse=True)
     return local, inverse.ravel()
 
 
-def _class_indices(y, classes, batch_is_binary):
+def _class_indices(y, classes, batch_is_binary, distinct=None):
     """Row -> class index as scikit-learn's binarisation counts it (-1: not counted).
 
     One class: every row counts for it. Two classes in a batch with at most
@@ -67,7 +78,7 @@ def _class_indices(y, classes, batch_is_binary):
     if n_classes == 1:
         return np.zeros(y.shape[0], dtype=np.intp)
     position = {label: i for i, label in enumerate(classes.tolist())}
-    local, inverse = _distinct(y)
+    local, inverse = _distinct(y) if distinct is None else distinct
     idx = np.array([position.get(label, -1) for label in local.tolist()], dtype=np.intp)
     idx = idx[inverse]
     if n_classes == 2 and batch_is_binary:
@@ -77,6 +88,9 @@ def _class_indices(y, classes, batch_is_binary):
 
 def _local_counts(X, idx, weights, n_classes, estimator_name):
     """``[class_count, n_nonzero_weights, feature_count.ravel()]`` of this rank's rows.
+
+    ``weights`` None: every row has weight 1 (no array of ones is made
+    unless some labels are not counted).
 
     Also sklearn's input checks on ``X``, fused into the same pass: dense
     rows are read once, each added to its class's sums while its minimum is
@@ -89,16 +103,21 @@ def _local_counts(X, idx, weights, n_classes, estimator_name):
     """
     n, n_features = X.shape
     counted = idx >= 0
-    data = weights if counted.all() else np.where(counted, weights, 0.0)
-    rows = idx if counted.all() else np.where(counted, idx, 0)
+    all_counted = bool(counted.all())
+    rows = idx if all_counted else np.where(counted, idx, 0)
+    data = None  # every row counted with weight 1
+    if weights is not None or not all_counted:
+        data = np.ones(n) if weights is None else weights
+        data = data if all_counted else np.where(counted, data, 0.0)
     buf = np.zeros(n_classes + 1 + n_classes * n_features)
     buf[:n_classes] = np.bincount(rows, weights=data, minlength=n_classes)
-    buf[n_classes] = np.count_nonzero(weights)
+    buf[n_classes] = n if weights is None else np.count_nonzero(weights)
     counts = buf[n_classes + 1 :].reshape(n_classes, n_features)
     lowest = np.inf
     if sp.issparse(X):
         if X.nnz:
             lowest = X.data.min()
+        data = np.ones(n) if data is None else data
         counts += GroupSums(n_classes, n, np.float64).sums(X, rows, data)
     else:
         lowest = group_sums(X, rows, data, counts)
@@ -202,8 +221,8 @@ class SPMDMultinomialNB(LocalRowsMixin, GlobalAccuracyMixin, MultinomialNB):
         """
         comm = get_comm()
         X, y, data = self._validate_batch(X, y, sample_weight, True, comm)
-        classes = _batch_labels(y, comm)
-        counts = self._merged_counts(X, y, data, classes, len(classes) <= 2, comm)
+        classes, distinct = _batch_labels(y, comm)
+        counts = self._merged_counts(X, y, data, classes, len(classes) <= 2, comm, distinct)
         self.classes_ = classes
         self._init_counters(len(classes), X.shape[1])
         self._add_counts(*counts)
@@ -243,9 +262,9 @@ class SPMDMultinomialNB(LocalRowsMixin, GlobalAccuracyMixin, MultinomialNB):
                     f"`classes={classes!r}` is not the same as on last call "
                     f"to partial_fit, was: {self.classes_!r}"
                 )
-        batch = _batch_labels(y, comm)
+        batch, distinct = _batch_labels(y, comm)
         known = classes if first_call else self.classes_
-        counts = self._merged_counts(X, y, data, known, len(batch) <= 2, comm)
+        counts = self._merged_counts(X, y, data, known, len(batch) <= 2, comm, distinct)
         if first_call:
             self.classes_ = classes
             self._init_counters(len(classes), X.shape[1])
@@ -265,7 +284,7 @@ class SPMDMultinomialNB(LocalRowsMixin, GlobalAccuracyMixin, MultinomialNB):
             comm=comm,
         )
 
-    def _merged_counts(self, X, y, data, classes, batch_is_binary, comm):
+    def _merged_counts(self, X, y, data, classes, batch_is_binary, comm, distinct=None):
         """Every rank's class and feature counts of this batch, added (collective).
 
         Checks ``X`` on the way (every rank raises if one does) and leaves
@@ -273,11 +292,8 @@ class SPMDMultinomialNB(LocalRowsMixin, GlobalAccuracyMixin, MultinomialNB):
         """
         n_classes = len(classes)
         with agree_on_errors(comm):
-            weights = data.sample_weight
-            if weights is None:
-                weights = np.ones(X.shape[0])
-            idx = _class_indices(y, classes, batch_is_binary)
-            local = _local_counts(X, idx, weights, n_classes, type(self).__name__)
+            idx = _class_indices(y, classes, batch_is_binary, distinct)
+            local = _local_counts(X, idx, data.sample_weight, n_classes, type(self).__name__)
         total = allreduce(local, comm=comm)
         if total[n_classes] == 0:
             raise ValueError("Sample weights must contain at least one non-zero number.")
