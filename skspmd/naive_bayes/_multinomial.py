@@ -80,6 +80,8 @@ def _class_indices(y, classes, batch_is_binary, distinct=None):
     position = {label: i for i, label in enumerate(classes.tolist())}
     local, inverse = _distinct(y) if distinct is None else distinct
     idx = np.array([position.get(label, -1) for label in local.tolist()], dtype=np.intp)
+    if np.array_equal(idx, np.arange(len(idx))):  # this rank has the first classes: as is
+        return inverse.astype(np.intp, copy=False)
     idx = idx[inverse]
     if n_classes == 2 and batch_is_binary:
         idx = (idx == 1).astype(np.intp)
@@ -102,13 +104,12 @@ def _local_counts(X, idx, weights, n_classes, estimator_name):
     non-negativity error.
     """
     n, n_features = X.shape
-    counted = idx >= 0
-    all_counted = bool(counted.all())
-    rows = idx if all_counted else np.where(counted, idx, 0)
+    all_counted = n == 0 or idx.min() >= 0
+    rows = idx if all_counted else np.where(idx >= 0, idx, 0)
     data = None  # every row counted with weight 1
     if weights is not None or not all_counted:
         data = np.ones(n) if weights is None else weights
-        data = data if all_counted else np.where(counted, data, 0.0)
+        data = data if all_counted else np.where(idx >= 0, data, 0.0)
     buf = np.zeros(n_classes + 1 + n_classes * n_features)
     buf[:n_classes] = np.bincount(rows, weights=data, minlength=n_classes)
     buf[n_classes] = n if weights is None else np.count_nonzero(weights)
