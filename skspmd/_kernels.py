@@ -10,8 +10,9 @@ comments in ``_ckernels.c``): the moments at ~0.8-0.9 and the group sums at
 ~0.95 of the read rate of a NumPy column sum on one core here. Each kernel
 here has both versions with one contract; the NumPy one is the fallback when
 the extension did not build, and the tests check that both give the same
-results. Strided ``X`` (a column slice, F order) goes through the compiled
-moments in C-ordered copies of a few blocks at a time.
+results. Strided ``X`` (``batch[:, :-1]``, a column slice, F order) goes
+through the compiled moments one block at a time, copied into a C-ordered
+buffer.
 
 Numerics of :func:`block_moments`: each block of ``block`` rows is summed
 about its own first row ``s`` (``sum(x - s)``, ``sum((x - s)**2)``), so the
@@ -38,8 +39,6 @@ MOMENT_BLOCK_ROWS = 2048
 # A block's shift is "far" when sum(x - s)**2 / n_b exceeds this times its m2:
 # then the subtraction would cost more than about 3 of the 16 digits.
 _FAR_SHIFT = 1e3
-# Bytes of strided X copied to C order per call of the compiled moments.
-_SLAB_BYTES = 1 << 22
 
 
 def compiled():
@@ -62,18 +61,6 @@ def _native(X, contiguous=True):
     )
 
 
-def _row_strided(X):
-    """Rows contiguous but spaced apart (``batch[:, :-1]``): compiled via a row buffer."""
-    return (
-        _ckernels is not None
-        and isinstance(X, np.ndarray)
-        and X.ndim == 2
-        and X.dtype in (np.float64, np.float32)
-        and X.strides[1] == X.itemsize
-        and X.strides[0] > 0
-    )
-
-
 def block_moments(X, block=MOMENT_BLOCK_ROWS, use_compiled=None):
     """Per-block ``(sum(x - s), sum((x - s)**2), min, max)`` of dense ``X``.
 
@@ -89,14 +76,8 @@ def block_moments(X, block=MOMENT_BLOCK_ROWS, use_compiled=None):
         if X.flags.c_contiguous:
             _ckernels.block_moments(X, out, block)
             return out
-        # strided X (a column slice, F order): C-ordered copies of a few blocks at a time
-        step = max(1, _SLAB_BYTES // max(1, block * d * X.itemsize))
-        for b in range(0, n_blocks, step):
-            slab = np.ascontiguousarray(X[b * block : (b + step) * block])
-            _ckernels.block_moments(slab, out[b : b + step], block)
-        return out
-    if (use_compiled is None or use_compiled) and _row_strided(X) and n:
-        # one block at a time into a cached buffer: the blocks of a C-ordered X
+        # strided X (batch[:, :-1], a column slice, F order): one block at a
+        # time into a cached C-ordered buffer
         buf = np.empty((min(block, n), d), dtype=X.dtype)
         for b, a in enumerate(range(0, n, block)):
             rows = buf[: min(block, n - a)]
