@@ -96,33 +96,36 @@
         return pf;                                                                     \
     }
 
-/* One run of virtual rows through every column chunk (dv >= 8). */
+/* One run of virtual rows (pitch elements apart) through every column chunk (dv >= 8). */
 #define MOMENT_RUN(NAME, T, C32, C16, C8)                                              \
     static inline __attribute__((always_inline)) void NAME(                            \
-        const T *x, Py_ssize_t rows, Py_ssize_t dv, const double *shift, double *acc)  \
+        const T *x, Py_ssize_t rows, Py_ssize_t dv, Py_ssize_t pitch,                  \
+        const double *shift, double *acc)                                              \
     {                                                                                  \
         Py_ssize_t j = 0;                                                              \
-        const char *pf = (const char *)(x + rows * dv);                                \
+        const char *pf = (const char *)(x + rows * pitch);                             \
         for (; j + 32 <= dv; j += 32)                                                  \
-            pf = C32(x + j, rows, dv, shift + j, acc + j, dv, 0, pf);                  \
+            pf = C32(x + j, rows, pitch, shift + j, acc + j, dv, 0, pf);               \
         if (j + 16 <= dv) {                                                            \
-            pf = C16(x + j, rows, dv, shift + j, acc + j, dv, 0, pf);                  \
+            pf = C16(x + j, rows, pitch, shift + j, acc + j, dv, 0, pf);               \
             j += 16;                                                                   \
         }                                                                              \
         if (j + 8 <= dv) {                                                             \
-            pf = C8(x + j, rows, dv, shift + j, acc + j, dv, 0, pf);                   \
+            pf = C8(x + j, rows, pitch, shift + j, acc + j, dv, 0, pf);                \
             j += 8;                                                                    \
         }                                                                              \
         if (j < dv)                                                                    \
-            C8(x + dv - 8, rows, dv, shift + dv - 8, acc + dv - 8, dv, (int)(j - (dv - 8)), pf); \
+            C8(x + dv - 8, rows, pitch, shift + dv - 8, acc + dv - 8, dv,              \
+               (int)(j - (dv - 8)), pf);                                               \
     }
 
 /* Block b: rows [b * block, ...), shift = its first row; out[b] = (s1, s2, lo, hi).
- * shift and acc are scratch of dv and 4 * dv doubles. */
+ * Rows are ld elements apart (ld == d unless g == 1). shift and acc are
+ * scratch of dv and 4 * dv doubles. */
 #define MOMENT_BLOCK(NAME, T, RUN)                                                     \
     static inline __attribute__((always_inline)) void NAME(                            \
-        const T *blk, Py_ssize_t rows, Py_ssize_t d, Py_ssize_t g, Py_ssize_t sub,     \
-        double *shift, double *acc, double *o)                                         \
+        const T *blk, Py_ssize_t rows, Py_ssize_t d, Py_ssize_t ld, Py_ssize_t g,      \
+        Py_ssize_t sub, double *shift, double *acc, double *o)                         \
     {                                                                                  \
         Py_ssize_t dv = g * d, nv = (rows - 1) / g;                                    \
         for (Py_ssize_t j = 0; j < dv; j++) {                                          \
@@ -133,9 +136,9 @@
             acc[3 * dv + j] = shift[j];                                                \
         }                                                                              \
         for (Py_ssize_t i = 0; i < nv; i += sub)                                       \
-            RUN(blk + d + i * dv, nv - i < sub ? nv - i : sub, dv, shift, acc);        \
+            RUN(blk + ld + i * g * ld, nv - i < sub ? nv - i : sub, dv, g * ld, shift, acc); \
         for (Py_ssize_t i = 1 + nv * g; i < rows; i++) { /* rows left over: lane 0 */  \
-            const T *r = blk + i * d;                                                  \
+            const T *r = blk + i * ld;                                                 \
             for (Py_ssize_t j = 0; j < d; j++) {                                       \
                 double v = (double)r[j], c = v - shift[j];                             \
                 acc[j] += c;                                                           \
@@ -168,7 +171,8 @@
     MOMENT_RUN(run_##SUFFIX, T, chunk32_##SUFFIX, chunk16_##SUFFIX, chunk8_##SUFFIX)   \
     MOMENT_BLOCK(block_##SUFFIX, T, run_##SUFFIX)                                      \
     WIDEST_SIMD static void moments_##SUFFIX(const T *x, Py_ssize_t n, Py_ssize_t d,   \
-                                             Py_ssize_t block, Py_ssize_t g,           \
+                                             Py_ssize_t ld, Py_ssize_t block,          \
+                                             Py_ssize_t g,                             \
                                              double *scratch, double *out)             \
     {                                                                                  \
         Py_ssize_t n_blocks = (n + block - 1) / block;                                 \
@@ -176,12 +180,45 @@
         sub = sub < 8 ? 8 : sub;                                                       \
         for (Py_ssize_t b = 0; b < n_blocks; b++) {                                    \
             Py_ssize_t rows = (b + 1) * block <= n ? block : n - b * block;            \
-            block_##SUFFIX(x + b * block * d, rows, d, g, sub, scratch,                \
+            block_##SUFFIX(x + b * block * ld, rows, d, ld, g, sub, scratch,           \
                            scratch + g * d, out + b * 4 * d);                          \
         }                                                                              \
     }
 MOMENTS_KERNEL(f64, double)
 MOMENTS_KERNEL(f32, float)
+
+/* A 2-D float64/float32 buffer whose rows are contiguous and ld >= d elements
+ * apart (a C-ordered array or a row-strided view such as X[:, :-1]). */
+static int
+get_row_matrix(PyObject *obj, Py_buffer *view, Py_ssize_t *n, Py_ssize_t *d, Py_ssize_t *ld,
+               int *is_f32)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES | PyBUF_FORMAT) < 0)
+        return -1;
+    int ok = view->ndim == 2 && view->format != NULL &&
+             ((view->format[0] == 'd' && view->itemsize == 8) ||
+              (view->format[0] == 'f' && view->itemsize == 4));
+    if (ok) {
+        Py_ssize_t size = view->itemsize, rows = view->shape[0], cols = view->shape[1];
+        *n = rows;
+        *d = cols;
+        *ld = cols;
+        ok = cols <= 1 || view->strides[1] == size;
+        if (ok && rows > 1) {
+            Py_ssize_t pitch = view->strides[0];
+            ok = pitch > 0 && pitch % size == 0 && pitch / size >= cols;
+            *ld = ok ? pitch / size : cols;
+        }
+        *is_f32 = view->format[0] == 'f';
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_TypeError,
+                        "expected a 2-D float64 or float32 array with contiguous rows");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
 
 static PyObject *
 block_moments(PyObject *self, PyObject *args)
@@ -196,7 +233,8 @@ block_moments(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "block_rows must be >= 1");
         return NULL;
     }
-    if (get_matrix(xo, &xv, &n, &d, &is_f32) < 0)
+    Py_ssize_t ld;
+    if (get_row_matrix(xo, &xv, &n, &d, &ld, &is_f32) < 0)
         return NULL;
     Py_ssize_t n_blocks = (n + block - 1) / block;
     if (get_vector(oo, &ov, 1, 'd', 8, n_blocks * 4 * d) < 0) {
@@ -206,6 +244,13 @@ block_moments(PyObject *self, PyObject *args)
     double *out = (double *)ov.buf;
     /* g rows side by side make a virtual row of at least VROW_MIN columns */
     Py_ssize_t g = d >= VROW_MIN ? 1 : (VROW_MIN + d - 1) / (d ? d : 1);
+    if (g > 1 && ld != d) {
+        PyErr_SetString(PyExc_TypeError,
+                        "rows of X must be contiguous and, when strided, at least 32 wide");
+        PyBuffer_Release(&ov);
+        PyBuffer_Release(&xv);
+        return NULL;
+    }
     double *scratch = d ? PyMem_Malloc(5 * g * d * sizeof(double)) : NULL;
     if (d && scratch == NULL) {
         PyBuffer_Release(&ov);
@@ -215,9 +260,9 @@ block_moments(PyObject *self, PyObject *args)
     if (d) {
         Py_BEGIN_ALLOW_THREADS
         if (is_f32)
-            moments_f32((const float *)xv.buf, n, d, block, g, scratch, out);
+            moments_f32((const float *)xv.buf, n, d, ld, block, g, scratch, out);
         else
-            moments_f64((const double *)xv.buf, n, d, block, g, scratch, out);
+            moments_f64((const double *)xv.buf, n, d, ld, block, g, scratch, out);
         Py_END_ALLOW_THREADS
     }
     PyMem_Free(scratch);

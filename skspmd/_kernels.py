@@ -34,6 +34,9 @@ __all__ = [
     "merge_blocks", "radius_candidates",
 ]
 
+# The compiled moments read a row-strided X in place from this many columns
+# (narrower rows are read several side by side, which needs a C-ordered X).
+_VROW_MIN = 32
 # Rows per block of the moments (the shift is re-taken every block).
 MOMENT_BLOCK_ROWS = 2048
 # A block's shift is "far" when sum(x - s)**2 / n_b exceeds this times its m2:
@@ -61,6 +64,19 @@ def _native(X, contiguous=True):
     )
 
 
+def _rows_contiguous(X):
+    """Whether the compiled moments read ``X`` in place: contiguous rows, evenly
+    spaced (a row-strided view such as ``batch[:, :-1]``), at least 32 columns."""
+    size = X.itemsize
+    return (
+        X.shape[1] >= _VROW_MIN
+        and X.strides[1] == size
+        and X.strides[0] > 0
+        and X.strides[0] % size == 0
+        and X.strides[0] >= X.shape[1] * size
+    )
+
+
 def block_moments(X, block=MOMENT_BLOCK_ROWS, use_compiled=None):
     """Per-block ``(sum(x - s), sum((x - s)**2), min, max)`` of dense ``X``.
 
@@ -73,10 +89,10 @@ def block_moments(X, block=MOMENT_BLOCK_ROWS, use_compiled=None):
     n_blocks = -(-n // block)
     out = np.empty((n_blocks, 4, d))
     if (use_compiled is None or use_compiled) and _native(X, contiguous=False):
-        if X.flags.c_contiguous:
+        if X.flags.c_contiguous or _rows_contiguous(X):
             _ckernels.block_moments(X, out, block)
             return out
-        # strided X (batch[:, :-1], a column slice, F order): one block at a
+        # other strided X (a narrow column slice, F order): one block at a
         # time into a cached C-ordered buffer
         buf = np.empty((min(block, n), d), dtype=X.dtype)
         for b, a in enumerate(range(0, n, block)):

@@ -162,6 +162,28 @@ def test_compiled_block_moments_flag_non_finite_anywhere(shape, bad):
             assert np.isfinite(others).all()
 
 
+@pytest.mark.skipif(not _kernels.compiled(), reason="not built")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(2, 40), (2049, 32), (4100, 33), (2500, 100)], ids=str)
+def test_compiled_moments_read_row_strided_views_in_place(shape, dtype, monkeypatch):
+    # batch[:, :-1] (the streaming case) and a row step: read where they lie,
+    # the same statistics bit for bit as the C-ordered copy's
+    n, d = shape
+    rng = np.random.default_rng(d)
+    base = (rng.standard_normal((2 * n, d + 5)) * 3 + 1e3).astype(dtype)
+    for view in (base[:n, :d], base[::2, 2 : 2 + d]):
+        assert not view.flags.c_contiguous and _kernels._rows_contiguous(view)
+        expected = _kernels.block_moments(np.ascontiguousarray(view))
+        monkeypatch.setattr(np, "copyto", None)  # the buffer route would fail
+        got = _kernels.block_moments(view)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(got, expected)
+    narrow = base[:n, :7]
+    assert not _kernels._rows_contiguous(narrow)  # side by side rows need C order
+    with pytest.raises(TypeError, match="contiguous"):
+        _kernels._ckernels.block_moments(narrow, np.empty((-(-n // 2048), 4, 7)), 2048)
+
+
 @pytest.mark.parametrize("use_compiled", ROUTES)
 def test_moments_of_non_contiguous_input(use_compiled, monkeypatch):
     rng = np.random.default_rng(5)
