@@ -18,8 +18,9 @@
  * registers with no stack traffic in the AVX-512 clones).
  *
  * block_moments(X, out, block_rows)
- *     X: C-contiguous float64 or float32 array (n, d). out: float64 array
- *     (n_blocks, 4, d), n_blocks = ceil(n / block_rows). For each block of
+ *     X: float64 or float32 array (n, d), C-contiguous, or with contiguous
+ *     rows evenly spaced (a row-strided view such as X[:, :-1]) when d >= 32.
+ *     out: float64 array (n_blocks, 4, d), n_blocks = ceil(n / block_rows). For each block of
  *     block_rows rows, with s = the block's first row: out[b, 0] = sum(x - s),
  *     out[b, 1] = sum((x - s)**2), out[b, 2] = min, out[b, 3] = max.
  *     Shifting by a row of the block keeps the centred sum of squares exact
