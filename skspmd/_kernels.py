@@ -10,9 +10,10 @@ comments in ``_ckernels.c``): the moments at ~0.8-0.9 and the group sums at
 ~0.95 of the read rate of a NumPy column sum on one core here. Each kernel
 here has both versions with one contract; the NumPy one is the fallback when
 the extension did not build, and the tests check that both give the same
-results. Strided ``X`` (``batch[:, :-1]``, a column slice, F order) goes
-through the compiled moments one block at a time, copied into a C-ordered
-buffer.
+results. The compiled moments read a row-strided ``X`` whose rows are
+contiguous (``batch[:, :-1]``) in place when it has at least 32 columns;
+other strided ``X`` (a narrow column slice, F order) goes through them one
+block at a time, copied into a C-ordered buffer.
 
 Numerics of :func:`block_moments`: each block of ``block`` rows is summed
 about its own first row ``s`` (``sum(x - s)``, ``sum((x - s)**2)``), so the
