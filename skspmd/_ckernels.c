@@ -41,6 +41,114 @@
  */
 #include "_ckernels.h"
 
+/* out[b] of one block from its running statistics: the g lanes of each column
+ * (lane l holds column l % d) are folded together; acc holds the four
+ * statistics sp doubles apart. */
+static void
+fold_lanes(const double *shift, const double *acc, Py_ssize_t sp, Py_ssize_t d, Py_ssize_t dv,
+           double *o)
+{
+    for (Py_ssize_t j = 0; j < d; j++) {
+        double s1 = acc[j], s2 = acc[sp + j], lo = acc[2 * sp + j], hi = acc[3 * sp + j];
+        for (Py_ssize_t l = j + d; l < dv; l += d) {
+            s1 += acc[l];
+            s2 += acc[sp + l];
+            lo = acc[2 * sp + l] < lo ? acc[2 * sp + l] : lo;
+            hi = acc[3 * sp + l] > hi ? acc[3 * sp + l] : hi;
+        }
+        if (!isfinite(shift[j])) /* NaN/inf in the shift row */
+            s1 = shift[j] - shift[j];
+        o[j] = s1;
+        o[d + j] = s2;
+        o[2 * d + j] = lo;
+        o[3 * d + j] = hi;
+    }
+}
+
+/* One block's statistics start from its shift row s (repeated over the g
+ * lanes of a virtual row of dv elements): sums 0, min = max = s; acc holds
+ * the four statistics sp doubles apart. */
+#define START_BLOCK(NAME, T)                                                           \
+    static inline __attribute__((always_inline)) void NAME(                            \
+        const T *blk, Py_ssize_t d, Py_ssize_t dv, double *s, double *acc, Py_ssize_t sp) \
+    {                                                                                  \
+        for (Py_ssize_t j = 0; j < dv; j++) {                                          \
+            s[j] = (double)blk[j % d];                                                 \
+            acc[j] = 0.0;                                                              \
+            acc[sp + j] = 0.0;                                                         \
+            acc[2 * sp + j] = s[j];                                                    \
+            acc[3 * sp + j] = s[j];                                                    \
+        }                                                                              \
+    }
+
+/* One row of w elements folded into the running statistics (separate restrict
+ * pointers, so GCC vectorizes the loop without alias checks). */
+#define FOLD_ROW(NAME, T)                                                              \
+    static inline __attribute__((always_inline)) void NAME(                            \
+        const T *restrict r, Py_ssize_t w, const double *restrict s,                   \
+        double *restrict s1, double *restrict s2, double *restrict lo,                 \
+        double *restrict hi)                                                           \
+    {                                                                                  \
+        for (Py_ssize_t j = 0; j < w; j++) {                                           \
+            double v = (double)r[j], c = v - s[j];                                     \
+            s1[j] += c;                                                                \
+            s2[j] += c * c;                                                            \
+            lo[j] = v < lo[j] ? v : lo[j];                                             \
+            hi[j] = v > hi[j] ? v : hi[j];                                             \
+        }                                                                              \
+    }
+
+/* The moments of rows up to ROW_DV_MAX elements wide (the common case): rows
+ * in address order, each folded into the four running statistics (5 virtual
+ * rows of doubles, in L1), with X prefetched ROW_AHEAD bytes ahead of the
+ * reads. Narrow C-ordered rows are read g side by side as virtual rows of
+ * about ROW_VMIN elements (a multiple of 8 where that stays within
+ * ROW_DV_MAX, so no vector is split). Measured here (Zen 5, 1,000,000 x 100
+ * float64 per process, in-process A/B): 2 processes at once 36.6 -> 26.4 ms
+ * per process against 26.4 for a BLAS dgemv over the same rows; alone 33.9
+ * -> 23.5 ms (34 GB/s). Without the prefetch the same loop reaches only the
+ * column-chunk kernel's rate; 4-16 KB ahead were within 5% of each other.
+ * Wider rows keep the column-chunk kernel below: their running statistics
+ * no longer fit in L1 beside the stream (500 columns: 58 vs 45 ms). */
+#define ROW_AHEAD 8192
+#define ROW_VMIN 128
+#define ROW_DV_MIN 64
+#define ROW_DV_MAX 320
+/* The four statistics lie this many doubles apart: a whole number of cache
+ * lines, plus one so they do not share cache sets (measured: 500 columns
+ * 58 -> 50 ms). */
+#define ROW_PITCH(dv) (((dv) + 7) / 8 * 8 + 8)
+
+#define ROW_MOMENTS(NAME, T, START, FOLD)                                              \
+    WIDEST_SIMD static void NAME(const T *x, Py_ssize_t n, Py_ssize_t d, Py_ssize_t ld, \
+                                 Py_ssize_t block, Py_ssize_t g, double *scratch,      \
+                                 double *out)                                          \
+    {                                                                                  \
+        Py_ssize_t dv = g * d, pitch = g * ld, sp = ROW_PITCH(dv);                     \
+        double *s = scratch, *acc = scratch + sp;                                      \
+        double *s1 = acc, *s2 = acc + sp, *lo = acc + 2 * sp, *hi = acc + 3 * sp;      \
+        Py_ssize_t bytes = dv * (Py_ssize_t)sizeof(T);                                 \
+        Py_ssize_t ahead = (ROW_AHEAD + bytes - 1) / bytes;                            \
+        /* prefetch addresses as integers, so none points past the end of X */        \
+        uintptr_t end = (uintptr_t)(x + (n - 1) * ld + d);                             \
+        uintptr_t ahead_bytes = (uintptr_t)(ahead * pitch * (Py_ssize_t)sizeof(T));    \
+        for (Py_ssize_t b0 = 0; b0 < n; b0 += block) {                                 \
+            Py_ssize_t rows = n - b0 < block ? n - b0 : block, nv = (rows - 1) / g;    \
+            const T *blk = x + b0 * ld, *r = blk + ld;                                 \
+            START(blk, d, dv, s, acc, sp);                                             \
+            for (Py_ssize_t i = 0; i < nv; i++, r += pitch) {                          \
+                uintptr_t pf = (uintptr_t)r + ahead_bytes;                             \
+                if (pf + (uintptr_t)bytes <= end)                                      \
+                    for (Py_ssize_t p = 0; p < bytes; p += 64)                         \
+                        __builtin_prefetch((const char *)pf + p, 0, 3);                \
+                FOLD(r, dv, s, s1, s2, lo, hi);                                        \
+            }                                                                          \
+            for (Py_ssize_t i = 1 + nv * g; i < rows; i++) /* rows left over: lane 0 */ \
+                FOLD(blk + i * ld, d, s, s1, s2, lo, hi);                              \
+            fold_lanes(s, acc, sp, d, dv, out + (b0 / block) * 4 * d);                 \
+        }                                                                              \
+    }
+
 /* The moments keep their running sums in registers. A block's rows are
  * visited as "virtual rows" of width dv = g * d (g consecutive rows side by
  * side, g = 1 once d >= 32, so narrow X still fills whole vectors), in runs
@@ -123,46 +231,18 @@
 /* Block b: rows [b * block, ...), shift = its first row; out[b] = (s1, s2, lo, hi).
  * Rows are ld elements apart (ld == d unless g == 1). shift and acc are
  * scratch of dv and 4 * dv doubles. */
-#define MOMENT_BLOCK(NAME, T, RUN)                                                     \
+#define MOMENT_BLOCK(NAME, T, RUN, START, FOLD)                                        \
     static inline __attribute__((always_inline)) void NAME(                            \
         const T *blk, Py_ssize_t rows, Py_ssize_t d, Py_ssize_t ld, Py_ssize_t g,      \
         Py_ssize_t sub, double *shift, double *acc, double *o)                         \
     {                                                                                  \
         Py_ssize_t dv = g * d, nv = (rows - 1) / g;                                    \
-        for (Py_ssize_t j = 0; j < dv; j++) {                                          \
-            shift[j] = (double)blk[j % d];                                             \
-            acc[j] = 0.0;                                                              \
-            acc[dv + j] = 0.0;                                                         \
-            acc[2 * dv + j] = shift[j];                                                \
-            acc[3 * dv + j] = shift[j];                                                \
-        }                                                                              \
+        START(blk, d, dv, shift, acc, dv);                                             \
         for (Py_ssize_t i = 0; i < nv; i += sub)                                       \
             RUN(blk + ld + i * g * ld, nv - i < sub ? nv - i : sub, dv, g * ld, shift, acc); \
-        for (Py_ssize_t i = 1 + nv * g; i < rows; i++) { /* rows left over: lane 0 */  \
-            const T *r = blk + i * ld;                                                 \
-            for (Py_ssize_t j = 0; j < d; j++) {                                       \
-                double v = (double)r[j], c = v - shift[j];                             \
-                acc[j] += c;                                                           \
-                acc[dv + j] += c * c;                                                  \
-                acc[2 * dv + j] = v < acc[2 * dv + j] ? v : acc[2 * dv + j];           \
-                acc[3 * dv + j] = v > acc[3 * dv + j] ? v : acc[3 * dv + j];           \
-            }                                                                          \
-        }                                                                              \
-        for (Py_ssize_t j = 0; j < d; j++) { /* fold the g lanes of each column */    \
-            double s1 = acc[j], s2 = acc[dv + j], lo = acc[2 * dv + j], hi = acc[3 * dv + j]; \
-            for (Py_ssize_t l = j + d; l < dv; l += d) {                               \
-                s1 += acc[l];                                                          \
-                s2 += acc[dv + l];                                                     \
-                lo = acc[2 * dv + l] < lo ? acc[2 * dv + l] : lo;                      \
-                hi = acc[3 * dv + l] > hi ? acc[3 * dv + l] : hi;                      \
-            }                                                                          \
-            if (!isfinite(shift[j])) /* NaN/inf in the shift row */                    \
-                s1 = shift[j] - shift[j];                                              \
-            o[j] = s1;                                                                 \
-            o[d + j] = s2;                                                             \
-            o[2 * d + j] = lo;                                                         \
-            o[3 * d + j] = hi;                                                         \
-        }                                                                              \
+        for (Py_ssize_t i = 1 + nv * g; i < rows; i++) /* rows left over: lane 0 */    \
+            FOLD(blk + i * ld, d, shift, acc, acc + dv, acc + 2 * dv, acc + 3 * dv);   \
+        fold_lanes(shift, acc, dv, d, dv, o);                                          \
     }
 
 #define MOMENTS_KERNEL(SUFFIX, T)                                                      \
@@ -170,7 +250,10 @@
     MOMENT_CHUNK(chunk16_##SUFFIX, T, 16)                                              \
     MOMENT_CHUNK(chunk8_##SUFFIX, T, 8)                                                \
     MOMENT_RUN(run_##SUFFIX, T, chunk32_##SUFFIX, chunk16_##SUFFIX, chunk8_##SUFFIX)   \
-    MOMENT_BLOCK(block_##SUFFIX, T, run_##SUFFIX)                                      \
+    START_BLOCK(start_##SUFFIX, T)                                                     \
+    FOLD_ROW(fold_row_##SUFFIX, T)                                                     \
+    ROW_MOMENTS(row_moments_##SUFFIX, T, start_##SUFFIX, fold_row_##SUFFIX)            \
+    MOMENT_BLOCK(block_##SUFFIX, T, run_##SUFFIX, start_##SUFFIX, fold_row_##SUFFIX)   \
     WIDEST_SIMD static void moments_##SUFFIX(const T *x, Py_ssize_t n, Py_ssize_t d,   \
                                              Py_ssize_t ld, Py_ssize_t block,          \
                                              Py_ssize_t g,                             \
@@ -221,6 +304,30 @@ get_row_matrix(PyObject *obj, Py_buffer *view, Py_ssize_t *n, Py_ssize_t *d, Py_
     return 0;
 }
 
+/* How many rows the row kernel reads side by side as one virtual row, or 0
+ * when the column-chunk kernel reads X instead (rows wider than ROW_DV_MAX,
+ * or strided rows narrower than ROW_DV_MIN). Side by side rows need C order
+ * (ld == d). */
+static Py_ssize_t
+row_group(Py_ssize_t d, Py_ssize_t ld)
+{
+    Py_ssize_t g = 1;
+    if (ld == d) {
+        Py_ssize_t a = d, b = 8; /* g * d a multiple of 8: g = 8 / gcd(d, 8) */
+        while (b) {
+            Py_ssize_t t = a % b;
+            a = b;
+            b = t;
+        }
+        g = 8 / a;
+        while (g * d < ROW_VMIN)
+            g *= 2;
+        if (g * d > ROW_DV_MAX) /* then the last vector of a row is split */
+            g = d < ROW_VMIN ? (ROW_VMIN + d - 1) / d : 1;
+    }
+    return g * d >= ROW_DV_MIN && g * d <= ROW_DV_MAX ? g : 0;
+}
+
 static PyObject *
 block_moments(PyObject *self, PyObject *args)
 {
@@ -243,30 +350,41 @@ block_moments(PyObject *self, PyObject *args)
         return NULL;
     }
     double *out = (double *)ov.buf;
-    /* g rows side by side make a virtual row of at least VROW_MIN columns */
-    Py_ssize_t g = d >= VROW_MIN ? 1 : (VROW_MIN + d - 1) / (d ? d : 1);
-    if (g > 1 && ld != d) {
-        PyErr_SetString(PyExc_TypeError,
-                        "rows of X must be contiguous and, when strided, at least 32 wide");
-        PyBuffer_Release(&ov);
-        PyBuffer_Release(&xv);
-        return NULL;
+    Py_ssize_t g = d ? row_group(d, ld) : 0;
+    int by_rows = g > 0;
+    if (!by_rows) {
+        /* column chunks: g rows side by side make a virtual row of at least VROW_MIN columns */
+        g = d >= VROW_MIN ? 1 : (VROW_MIN + d - 1) / (d ? d : 1);
+        if (g > 1 && ld != d) {
+            PyErr_SetString(PyExc_TypeError,
+                            "rows of X must be contiguous and, when strided, at least 32 wide");
+            PyBuffer_Release(&ov);
+            PyBuffer_Release(&xv);
+            return NULL;
+        }
     }
-    double *scratch = d ? PyMem_Malloc(5 * g * d * sizeof(double)) : NULL;
-    if (d && scratch == NULL) {
+    /* 5 virtual rows of doubles (ROW_PITCH apart for the row kernel), 64-byte aligned */
+    size_t n_scratch = by_rows ? 5 * ROW_PITCH(g * d) : 5 * g * d;
+    char *raw = d ? PyMem_Malloc(n_scratch * sizeof(double) + 64) : NULL;
+    if (d && raw == NULL) {
         PyBuffer_Release(&ov);
         PyBuffer_Release(&xv);
         return PyErr_NoMemory();
     }
-    if (d) {
+    double *scratch = raw ? (double *)(raw + (64 - (uintptr_t)raw % 64) % 64) : NULL;
+    if (d && n) {
         Py_BEGIN_ALLOW_THREADS
-        if (is_f32)
+        if (by_rows && is_f32)
+            row_moments_f32((const float *)xv.buf, n, d, ld, block, g, scratch, out);
+        else if (by_rows)
+            row_moments_f64((const double *)xv.buf, n, d, ld, block, g, scratch, out);
+        else if (is_f32)
             moments_f32((const float *)xv.buf, n, d, ld, block, g, scratch, out);
         else
             moments_f64((const double *)xv.buf, n, d, ld, block, g, scratch, out);
         Py_END_ALLOW_THREADS
     }
-    PyMem_Free(scratch);
+    PyMem_Free(raw);
     PyBuffer_Release(&ov);
     PyBuffer_Release(&xv);
     Py_RETURN_NONE;

@@ -114,11 +114,15 @@ def test_compiled_group_sums_reject_out_of_range_groups():
         )
 
 
-# Widths that exercise every column-chunk path of the compiled moments: rows
-# side by side (d < 32, with rows left over), 32-, 16- and 8-column chunks and
-# an overlapping last chunk; rows fewer than a block, and several blocks.
+# Widths that exercise every path of the compiled moments. The row kernel
+# (up to 320 columns): C-ordered rows side by side as virtual rows of a
+# multiple of 8 (with rows left over), or of 164 = 4 x 41 (the last vector
+# split), single rows of 150 or 320; rows fewer than a block, and several
+# blocks. The column-chunk kernel (wider rows): 32-, 16- and 8-column chunks
+# and an overlapping last chunk.
 SHAPES = [(1, 1), (3, 1), (2049, 1), (37, 3), (4100, 7), (100, 31), (3000, 32),
-          (2500, 33), (70, 40), (2100, 48), (513, 57), (4097, 100), (300, 1000)]
+          (2500, 33), (70, 40), (2500, 41), (2100, 48), (513, 57), (4097, 100),
+          (2100, 150), (2049, 320), (2049, 321), (300, 1000), (2100, 1003)]
 
 
 @pytest.mark.skipif(not _kernels.compiled(), reason="not built")
@@ -147,10 +151,13 @@ def test_compiled_block_moments_agree_with_numpy_on_every_width(shape, dtype):
 
 @pytest.mark.skipif(not _kernels.compiled(), reason="not built")
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-@pytest.mark.parametrize("shape", [(50, 1), (4100, 7), (2100, 33), (2500, 100)], ids=str)
+@pytest.mark.parametrize(
+    "shape", [(50, 1), (4100, 7), (2100, 33), (2500, 41), (2500, 100), (2100, 333)], ids=str
+)
 def test_compiled_block_moments_flag_non_finite_anywhere(shape, bad):
     # every position class: the shift row, a lane of the side-by-side rows,
-    # a row left over after them, an overlapping last chunk
+    # a row left over after them, a split last vector, an overlapping last
+    # chunk (column-chunk kernel, 333 columns)
     n, d = shape
     for row in (0, 1, n // 2, n - 1):
         for col in {0, d // 2, d - 1}:
@@ -164,10 +171,14 @@ def test_compiled_block_moments_flag_non_finite_anywhere(shape, bad):
 
 @pytest.mark.skipif(not _kernels.compiled(), reason="not built")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("shape", [(2, 40), (2049, 32), (4100, 33), (2500, 100)], ids=str)
+@pytest.mark.parametrize(
+    "shape", [(2, 40), (2049, 32), (4100, 33), (2049, 64), (2500, 100), (2100, 150), (700, 400)],
+    ids=str,
+)
 def test_compiled_moments_read_row_strided_views_in_place(shape, dtype, monkeypatch):
-    # batch[:, :-1] (the streaming case) and a row step: read where they lie,
-    # the same statistics bit for bit as the C-ordered copy's
+    # batch[:, :-1] (the streaming case) and a row step: read where they lie
+    # (no copy), the same statistics as the C-ordered copy's to round-off (the
+    # copy's narrow rows are summed side by side, the view's one at a time)
     n, d = shape
     rng = np.random.default_rng(d)
     base = (rng.standard_normal((2 * n, d + 5)) * 3 + 1e3).astype(dtype)
@@ -177,7 +188,11 @@ def test_compiled_moments_read_row_strided_views_in_place(shape, dtype, monkeypa
         monkeypatch.setattr(np, "copyto", None)  # the buffer route would fail
         got = _kernels.block_moments(view)
         monkeypatch.undo()
-        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_allclose(got[:, :2], expected[:, :2], rtol=1e-12, atol=1e-9)
+        np.testing.assert_array_equal(got[:, 2:], expected[:, 2:])
+        moments = _kernels.merge_blocks(view, got)
+        for ours, theirs in zip(moments, _kernels.merge_blocks(view, expected)):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-13)
     narrow = base[:n, :7]
     assert not _kernels._rows_contiguous(narrow)  # side by side rows need C order
     with pytest.raises(TypeError, match="contiguous"):
