@@ -3,6 +3,7 @@
     python benchmarks/run.py                       # every algorithm, default sizes
     python benchmarks/run.py --algo moments covariance --n 500000
     python benchmarks/run.py --daal4py-python /path/to/venv/bin/python --bind --busy
+    python benchmarks/run.py --algo moments mnb --daal4py-python ... --rounds 5
 
 skspmd runs under this environment's ``mpiexec`` with 1 BLAS thread per rank
 (unbound, and with ``--bind`` also bound one rank per core, as Intel MPI binds
@@ -11,7 +12,11 @@ threads; daal4py (optional) runs ``_bench_daal4py.py`` under the ``mpirun``
 beside the given interpreter with 2 ranks x 1 thread (or the algo's
 ``peer = (ranks, threads)``: the logistic regression and kNN peers are
 scikit-learn-intelex in one process with 2 threads). Each cell is the median
-of ``--repeat`` timed fits after one warm-up, with [min-max]. Ratios are other
+of ``--repeat`` timed fits after one warm-up, with [min-max]; with
+``--rounds K`` every tool runs K times in turn (the order reversed every other
+round) and the cell pools the timed fits of its K runs, so a drift of a shared
+machine's memory bandwidth over the minutes of a run (seen here: the same fit
+28 ms, then 44 ms a minute later) hits every tool alike. Ratios are other
 time / skspmd time (higher is better for skspmd).
 
 The header says what the machine is (CPU, BLAS kernel, load average) and what
@@ -41,6 +46,7 @@ sys.path.insert(0, HERE)
 
 
 import contextlib
+import statistics
 import time
 
 from _machine import describe, gemm_gflops, read_bandwidth
@@ -120,6 +126,8 @@ def main():
     parser.add_argument("--n", type=int)
     parser.add_argument("--d", type=int)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every tool this many times, in turn, and pool the timed fits")
     parser.add_argument("--ranks", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--daal4py-python", help="python of an environment with daal4py")
     parser.add_argument("--timeout", type=float, default=900)
@@ -159,30 +167,17 @@ def main():
         if args.d:
             size += ["--d", str(args.d)]
         common = ["--algo", name, "--repeat", str(args.repeat)] + size
-        row = {"algo": name}
+        jobs = []  # (key, label, cmd, env) of every tool's run
         runs = [(p, []) for p in args.ranks]
         if args.bind:
             runs.append((max(args.ranks), ["-bind-to", "core"]))
         for p, flags in runs:
+            cmd = [mpiexec, "-n", str(p)] + flags + [sys.executable, worker, "--impl", "skspmd"]
             key = f"skspmd_{p}" + ("_bound" if flags else "")
-            res, err = _run(
-                [mpiexec, "-n", str(p)] + flags + [sys.executable, worker, "--impl", "skspmd"]
-                + common,
-                _env(1),
-                args.timeout,
-                args.busy,
-            )
-            row[key] = res
-            if err:
-                print(f"{name}: {key} failed: {err}", file=sys.stderr)
+            jobs.append((key, key, cmd + common, _env(1)))
         for t in () if args.skip_sklearn else (1, 2):
-            res, err = _run(
-                [sys.executable, worker, "--impl", "sklearn"] + common, _env(t), args.timeout,
-                args.busy,
-            )
-            row[f"sklearn_{t}t"] = res
-            if err:
-                print(f"{name}: sklearn {t} threads failed: {err}", file=sys.stderr)
+            cmd = [sys.executable, worker, "--impl", "sklearn"] + common
+            jobs.append((f"sklearn_{t}t", f"sklearn {t} threads", cmd, _env(t)))
         if args.daal4py_python and algo.daal4py:
             mpirun = os.path.join(os.path.dirname(args.daal4py_python), "mpirun")
             n = args.n or algo.n
@@ -199,10 +194,18 @@ def main():
             env = _env(threads)
             # Intel's mpirun calls mpiexec.hydra by name
             env["PATH"] = os.path.dirname(args.daal4py_python) + os.pathsep + env["PATH"]
-            res, err = _run(cmd, env, args.timeout, args.busy)
-            row["daal4py_2"] = res
-            if err:
-                print(f"{name}: daal4py failed: {err}", file=sys.stderr)
+            jobs.append(("daal4py_2", "daal4py", cmd, env))
+        # --rounds: every tool once per round, in turn (reversed every other
+        # round), so a drift of the machine's speed hits every tool alike
+        runs_of = {key: [] for key, *_ in jobs}
+        for r in range(args.rounds):
+            for key, label, cmd, env in jobs[:: -1 if r % 2 else 1]:
+                res, err = _run(cmd, env, args.timeout, args.busy)
+                if err:
+                    print(f"{name}: {label} failed: {err}", file=sys.stderr)
+                runs_of[key].append(res)
+        row = {"algo": name}
+        row.update({key: merge_runs(found) for key, found in runs_of.items()})
         row.update(machine)
         results.append(row)
         print_table([row], header=(name == args.algo[0]))
@@ -221,6 +224,23 @@ def main():
             f.write(buf.getvalue())
     if args.plot:
         plot(results, args.plot)
+
+
+def merge_runs(runs):
+    """One tool's results over the rounds: its timed fits pooled (None if any run failed)."""
+    if not runs or any(res is None for res in runs):
+        return None
+    if len(runs) == 1:
+        return runs[0]
+    times = [t for res in runs for t in res["times"]]
+    merged = dict(runs[0], times=times, median=statistics.median(times),
+                  min=min(times), max=max(times), rounds=len(runs))
+    for key in ("comm_median", "ring_median"):
+        found = [res[key] for res in runs if res.get(key) is not None]
+        merged[key] = statistics.median(found) if found else None
+    extra = [res["peak_extra"] for res in runs if res.get("peak_extra") is not None]
+    merged["peak_extra"] = max(extra) if extra else None
+    return merged
 
 
 def plot(results, path):
