@@ -274,39 +274,6 @@ fold_lanes(const double *shift, const double *acc, Py_ssize_t sp, Py_ssize_t d, 
 MOMENTS_KERNEL(f64, double)
 MOMENTS_KERNEL(f32, float)
 
-/* A 2-D float64/float32 buffer whose rows are contiguous and ld >= d elements
- * apart (a C-ordered array or a row-strided view such as X[:, :-1]). */
-static int
-get_row_matrix(PyObject *obj, Py_buffer *view, Py_ssize_t *n, Py_ssize_t *d, Py_ssize_t *ld,
-               int *is_f32)
-{
-    if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES | PyBUF_FORMAT) < 0)
-        return -1;
-    int ok = view->ndim == 2 && view->format != NULL &&
-             ((view->format[0] == 'd' && view->itemsize == 8) ||
-              (view->format[0] == 'f' && view->itemsize == 4));
-    if (ok) {
-        Py_ssize_t size = view->itemsize, rows = view->shape[0], cols = view->shape[1];
-        *n = rows;
-        *d = cols;
-        *ld = cols;
-        ok = cols <= 1 || view->strides[1] == size;
-        if (ok && rows > 1) {
-            Py_ssize_t pitch = view->strides[0];
-            ok = pitch > 0 && pitch % size == 0 && pitch / size >= cols;
-            *ld = ok ? pitch / size : cols;
-        }
-        *is_f32 = view->format[0] == 'f';
-    }
-    if (!ok) {
-        PyErr_SetString(PyExc_TypeError,
-                        "expected a 2-D float64 or float32 array with contiguous rows");
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
 /* How many rows the row kernel reads side by side as one virtual row, or 0
  * when the column-chunk kernel reads X instead (rows wider than ROW_DV_MAX,
  * or strided rows narrower than ROW_DV_MIN). Side by side rows need C order
