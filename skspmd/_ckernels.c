@@ -13,11 +13,13 @@
  * statistics in L1 (ROW_MOMENTS below): at the read rate of a BLAS dgemv
  * over the same rows (1.0-1.1x of its time; a NumPy column sum takes ~1.2x).
  * Wider rows keep a column-chunk kernel with the running sums in vector
- * registers (about 0.8 of a NumPy column sum's read rate). The group sums
- * keep the minimum in registers and prefetch X 64 KB ahead: ~0.55 -> ~0.95
- * of a NumPy column sum.
- * Check the generated code with objdump -d (the inner loops must use zmm
- * registers with no stack traffic in the AVX-512 clones).
+ * registers, built for AVX2 at most: its 256-bit clone measured 6-25% faster
+ * than an AVX-512 one here, though a 32-column chunk then keeps part of its
+ * sums on the stack (about 0.85 of a dgemv's read rate). The group sums keep
+ * the minimum in registers and prefetch X 64 KB ahead: ~0.55 -> ~0.95 of a
+ * NumPy column sum. Check the generated code with objdump -d (the row
+ * kernel's and the group sums' inner loops must use zmm registers with no
+ * stack traffic in their AVX-512 clones).
  *
  * block_moments(X, out, block_rows)
  *     X: float64 or float32 array (n, d), C-contiguous, or with contiguous
@@ -257,7 +259,7 @@ fold_lanes(const double *shift, const double *acc, Py_ssize_t sp, Py_ssize_t d, 
     FOLD_ROW(fold_row_##SUFFIX, T)                                                     \
     ROW_MOMENTS(row_moments_##SUFFIX, T, start_##SUFFIX, fold_row_##SUFFIX)            \
     MOMENT_BLOCK(block_##SUFFIX, T, run_##SUFFIX, start_##SUFFIX, fold_row_##SUFFIX)   \
-    WIDEST_SIMD static void moments_##SUFFIX(const T *x, Py_ssize_t n, Py_ssize_t d,   \
+    AVX2_SIMD static void moments_##SUFFIX(const T *x, Py_ssize_t n, Py_ssize_t d,     \
                                              Py_ssize_t ld, Py_ssize_t block,          \
                                              Py_ssize_t g,                             \
                                              double *scratch, double *out)             \
