@@ -15,7 +15,7 @@
  * Wider rows keep a column-chunk kernel with the running sums in vector
  * registers, built for AVX2 at most: its 256-bit clone measured 6-25% faster
  * than an AVX-512 one here, though a 32-column chunk then keeps part of its
- * sums on the stack (about 0.85 of a dgemv's read rate). The group sums keep
+ * sums on the stack (0.8-0.9 of a dgemv's read rate). The group sums keep
  * the minimum in registers and prefetch X 64 KB ahead: ~0.55 -> ~0.95 of a
  * NumPy column sum. Check the generated code with objdump -d (the row
  * kernel's and the group sums' inner loops must use zmm registers with no
@@ -177,7 +177,7 @@ fold_lanes(const double *shift, const double *acc, Py_ssize_t sp, Py_ssize_t d, 
     pf += (bytes);
 #define VROW_MIN 32
 
-#define MOMENT_CHUNK(NAME, T, W)                                                       \
+#define MOMENT_CHUNK(NAME, T, W, FOLD)                                                 \
     static inline __attribute__((always_inline)) uintptr_t NAME(                       \
         const T *restrict x, Py_ssize_t rows, Py_ssize_t stride,                       \
         const double *restrict shift, double *restrict acc, Py_ssize_t ld, int keep,   \
@@ -194,13 +194,7 @@ fold_lanes(const double *shift, const double *acc, Py_ssize_t sp, Py_ssize_t d, 
         for (Py_ssize_t i = 0; i < rows; i++) {                                        \
             const T *restrict r = x + i * stride;                                      \
             PREFETCH_NEXT(pf, W * sizeof(T))                                           \
-            for (int k = 0; k < W; k++) {                                              \
-                double v = (double)r[k], c = v - s[k];                                 \
-                s1[k] += c;                                                            \
-                s2[k] += c * c;                                                        \
-                lo[k] = v < lo[k] ? v : lo[k];                                         \
-                hi[k] = v > hi[k] ? v : hi[k];                                         \
-            }                                                                          \
+            FOLD(r, W, s, s1, s2, lo, hi); /* constant W: the sums stay in registers */ \
         }                                                                              \
         for (int k = keep; k < W; k++) { /* lanes below keep: done by the chunk before */ \
             acc[k] = s1[k];                                                            \
@@ -252,12 +246,12 @@ fold_lanes(const double *shift, const double *acc, Py_ssize_t sp, Py_ssize_t d, 
     }
 
 #define MOMENTS_KERNEL(SUFFIX, T)                                                      \
-    MOMENT_CHUNK(chunk32_##SUFFIX, T, 32)                                              \
-    MOMENT_CHUNK(chunk16_##SUFFIX, T, 16)                                              \
-    MOMENT_CHUNK(chunk8_##SUFFIX, T, 8)                                                \
-    MOMENT_RUN(run_##SUFFIX, T, chunk32_##SUFFIX, chunk16_##SUFFIX, chunk8_##SUFFIX)   \
     START_BLOCK(start_##SUFFIX, T)                                                     \
     FOLD_ROW(fold_row_##SUFFIX, T)                                                     \
+    MOMENT_CHUNK(chunk32_##SUFFIX, T, 32, fold_row_##SUFFIX)                           \
+    MOMENT_CHUNK(chunk16_##SUFFIX, T, 16, fold_row_##SUFFIX)                           \
+    MOMENT_CHUNK(chunk8_##SUFFIX, T, 8, fold_row_##SUFFIX)                             \
+    MOMENT_RUN(run_##SUFFIX, T, chunk32_##SUFFIX, chunk16_##SUFFIX, chunk8_##SUFFIX)   \
     ROW_MOMENTS(row_moments_##SUFFIX, T, start_##SUFFIX, fold_row_##SUFFIX)            \
     MOMENT_BLOCK(block_##SUFFIX, T, run_##SUFFIX, start_##SUFFIX, fold_row_##SUFFIX)   \
     AVX2_SIMD static void moments_##SUFFIX(const T *x, Py_ssize_t n, Py_ssize_t d,     \
