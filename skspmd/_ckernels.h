@@ -122,6 +122,23 @@ any_negative(v8d a, v8d b)
     return o[0] < 0;
 }
 
+/* The register tile of the neighbour filters: query rows x0, x1, ... (R of
+ * them) against 16 packed block rows (columns jj..jj+15 of yt, ld doubles per
+ * feature): two accumulators per query row, a##R##0 and a##R##1, summing
+ * x_R[k] * yt[k, jj..jj+15] over the d features. Pure text, so each kernel
+ * keeps its own tile height (_cknn.c 8, _cneighbors.c 4) and register code. */
+#define TILE_ACC(R) v8d a##R##0 = {0}, a##R##1 = {0};
+#define TILE_FMA(R)                                                                    \
+    a##R##0 += x##R[k] * y0;                                                           \
+    a##R##1 += x##R[k] * y1;
+#define TILE_DOTS(yt, ld, jj, d, FMAS)                                                 \
+    for (Py_ssize_t k = 0; k < (d); k++) {                                             \
+        v8d y0, y1;                                                                    \
+        memcpy(&y0, (yt) + k * (ld) + (jj), sizeof(v8d));                              \
+        memcpy(&y1, (yt) + k * (ld) + (jj) + 8, sizeof(v8d));                          \
+        FMAS                                                                           \
+    }
+
 /* The neighbour kernels (_cneighbors.c, _cknn.c). */
 PyObject *ck_radius_candidates(PyObject *self, PyObject *args);
 PyObject *ck_knn_candidates(PyObject *self, PyObject *args);

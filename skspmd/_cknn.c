@@ -62,23 +62,11 @@ knn_tile(const double *X, const double *xn, Py_ssize_t nq, Py_ssize_t d, const d
         const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
         const double *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
         for (Py_ssize_t jj = 0; jj < KNN_TILE; jj += 16) {
-            v8d a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0};
-            v8d a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
-            v8d a40 = {0}, a41 = {0}, a50 = {0}, a51 = {0};
-            v8d a60 = {0}, a61 = {0}, a70 = {0}, a71 = {0};
-            for (Py_ssize_t k = 0; k < d; k++) {
-                v8d y0, y1;
-                memcpy(&y0, yt + k * KNN_TILE + jj, sizeof(v8d));
-                memcpy(&y1, yt + k * KNN_TILE + jj + 8, sizeof(v8d));
-                a00 += x0[k] * y0; a01 += x0[k] * y1;
-                a10 += x1[k] * y0; a11 += x1[k] * y1;
-                a20 += x2[k] * y0; a21 += x2[k] * y1;
-                a30 += x3[k] * y0; a31 += x3[k] * y1;
-                a40 += x4[k] * y0; a41 += x4[k] * y1;
-                a50 += x5[k] * y0; a51 += x5[k] * y1;
-                a60 += x6[k] * y0; a61 += x6[k] * y1;
-                a70 += x7[k] * y0; a71 += x7[k] * y1;
-            }
+            TILE_ACC(0) TILE_ACC(1) TILE_ACC(2) TILE_ACC(3)
+            TILE_ACC(4) TILE_ACC(5) TILE_ACC(6) TILE_ACC(7)
+            TILE_DOTS(yt, KNN_TILE, jj, d,
+                      TILE_FMA(0) TILE_FMA(1) TILE_FMA(2) TILE_FMA(3)
+                      TILE_FMA(4) TILE_FMA(5) TILE_FMA(6) TILE_FMA(7))
             v8d n0, n1;
             memcpy(&n0, yn_t + jj, sizeof(v8d));
             memcpy(&n1, yn_t + jj + 8, sizeof(v8d));

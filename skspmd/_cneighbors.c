@@ -94,17 +94,8 @@ radius_tile(const double *X, const double *xn, Py_ssize_t i_first, Py_ssize_t nq
         x2 = i0 + 2 < i_first + nq ? x0 + 2 * d : x0;
         x3 = i0 + 3 < i_first + nq ? x0 + 3 * d : x0;
         for (Py_ssize_t jj = 0; jj < TILE_COLS; jj += 16) {
-            v8d a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0};
-            v8d a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
-            for (Py_ssize_t k = 0; k < d; k++) {
-                v8d y0, y1;
-                memcpy(&y0, yt + k * TILE_COLS + jj, sizeof(v8d));
-                memcpy(&y1, yt + k * TILE_COLS + jj + 8, sizeof(v8d));
-                a00 += x0[k] * y0; a01 += x0[k] * y1;
-                a10 += x1[k] * y0; a11 += x1[k] * y1;
-                a20 += x2[k] * y0; a21 += x2[k] * y1;
-                a30 += x3[k] * y0; a31 += x3[k] * y1;
-            }
+            TILE_ACC(0) TILE_ACC(1) TILE_ACC(2) TILE_ACC(3)
+            TILE_DOTS(yt, TILE_COLS, jj, d, TILE_FMA(0) TILE_FMA(1) TILE_FMA(2) TILE_FMA(3))
             v8d n0, n1;
             memcpy(&n0, yn_t + jj, sizeof(v8d));
             memcpy(&n1, yn_t + jj + 8, sizeof(v8d));
