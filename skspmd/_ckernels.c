@@ -422,7 +422,7 @@ group_sums(PyObject *self, PyObject *args)
         return NULL;
     if (get_matrix(xo, &xv, &n, &d, &is_f32) < 0)
         return NULL;
-    if (get_vector(ro, &rv, 0, 'l', 8, n) < 0 && (PyErr_Clear(), get_vector(ro, &rv, 0, 'q', 8, n) < 0)) {
+    if (get_int64_vector(ro, &rv, 0, n) < 0) {
         PyBuffer_Release(&xv);
         return NULL;
     }

@@ -75,6 +75,53 @@ get_vector(PyObject *obj, Py_buffer *view, int writable, char code, Py_ssize_t i
     return 0;
 }
 
+/* An int64 vector: NumPy exports int64 as 'l' or 'q', by platform. */
+static inline int
+get_int64_vector(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t length)
+{
+    if (get_vector(obj, view, writable, 'l', 8, length) == 0)
+        return 0;
+    PyErr_Clear();
+    return get_vector(obj, view, writable, 'q', 8, length);
+}
+
+static inline void
+release_buffers(Py_buffer *views, int count)
+{
+    while (count > 0)
+        PyBuffer_Release(&views[--count]);
+}
+
+/* The neighbour filters' operands: X (nq x d) and Y (ny x d), C-ordered
+ * float64 with the same columns, and their squared row norms xn and yn, into
+ * views[0..3] (all released again when one is wrong). */
+static inline int
+get_query_pair(PyObject *xo, PyObject *yo, PyObject *xno, PyObject *yno, Py_buffer views[4],
+               Py_ssize_t *nq, Py_ssize_t *ny, Py_ssize_t *d)
+{
+    Py_ssize_t dy;
+    int f32x, f32y, held = 0;
+    if (get_matrix(xo, &views[0], nq, d, &f32x) < 0)
+        return -1;
+    held = 1;
+    if (get_matrix(yo, &views[1], ny, &dy, &f32y) < 0)
+        goto fail;
+    held = 2;
+    if (f32x || f32y || *d != dy) {
+        PyErr_SetString(PyExc_TypeError, "X and Y must be float64 with the same columns");
+        goto fail;
+    }
+    if (get_vector(xno, &views[2], 0, 'd', 8, *nq) < 0)
+        goto fail;
+    held = 3;
+    if (get_vector(yno, &views[3], 0, 'd', 8, *ny) < 0)
+        goto fail;
+    return 0;
+fail:
+    release_buffers(views, held);
+    return -1;
+}
+
 /* Each kernel is compiled for AVX-512, AVX2 and the baseline; the loader picks
  * the widest the CPU has (GCC function multiversioning), so one build serves
  * every x86-64 CPU at its own vector width. */

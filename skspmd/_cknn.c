@@ -125,45 +125,30 @@ PyObject *
 ck_knn_candidates(PyObject *self, PyObject *args)
 {
     PyObject *xo, *yo, *xno, *yno, *vo, *io;
-    Py_ssize_t nq, ny, d, dy, m;
-    int f32x, f32y, status = -2;
-    Py_buffer xv, yv, xnv, ynv, vv, iv;
+    Py_ssize_t nq, ny, d, m;
+    int status = -2, held = 4;
+    Py_buffer v[6]; /* X, Y, xn, yn, vals, inds */
     if (!PyArg_ParseTuple(args, "OOOOOOn", &xo, &yo, &xno, &yno, &vo, &io, &m))
         return NULL;
-    if (get_matrix(xo, &xv, &nq, &d, &f32x) < 0)
+    if (get_query_pair(xo, yo, xno, yno, v, &nq, &ny, &d) < 0)
         return NULL;
-    if (get_matrix(yo, &yv, &ny, &dy, &f32y) < 0) {
-        PyBuffer_Release(&xv);
-        return NULL;
+    if (m < 1 || m > ny) {
+        PyErr_SetString(PyExc_ValueError, "1 <= m <= len(Y) is required");
+        goto done;
     }
-    if (f32x || f32y || d != dy || m < 1 || m > ny) {
-        PyErr_SetString(PyExc_ValueError, "X, Y: float64 with the same columns; 1 <= m <= len(Y)");
-        goto fail2;
-    }
-    if (get_vector(xno, &xnv, 0, 'd', 8, nq) < 0)
-        goto fail2;
-    if (get_vector(yno, &ynv, 0, 'd', 8, ny) < 0)
-        goto fail3;
-    if (get_vector(vo, &vv, 1, 'd', 8, nq * m) < 0)
-        goto fail4;
-    if (get_vector(io, &iv, 1, 'l', 8, nq * m) < 0 &&
-        (PyErr_Clear(), get_vector(io, &iv, 1, 'q', 8, nq * m) < 0))
-        goto fail5;
+    if (get_vector(vo, &v[4], 1, 'd', 8, nq * m) < 0)
+        goto done;
+    held = 5;
+    if (get_int64_vector(io, &v[5], 1, nq * m) < 0)
+        goto done;
+    held = 6;
     Py_BEGIN_ALLOW_THREADS
-    status = knn_all(xv.buf, xnv.buf, nq, yv.buf, ynv.buf, ny, d, m, vv.buf, iv.buf);
+    status = knn_all(v[0].buf, v[2].buf, nq, v[1].buf, v[3].buf, ny, d, m, v[4].buf, v[5].buf);
     Py_END_ALLOW_THREADS
     if (status < 0)
         PyErr_NoMemory();
-    PyBuffer_Release(&iv);
-fail5:
-    PyBuffer_Release(&vv);
-fail4:
-    PyBuffer_Release(&ynv);
-fail3:
-    PyBuffer_Release(&xnv);
-fail2:
-    PyBuffer_Release(&yv);
-    PyBuffer_Release(&xv);
+done:
+    release_buffers(v, held);
     if (status < 0)
         return NULL;
     Py_RETURN_NONE;

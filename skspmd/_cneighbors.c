@@ -293,49 +293,37 @@ ck_radius_candidates(PyObject *self, PyObject *args)
 {
     PyObject *xo, *yo, *xno, *yno, *qpo, *ypo, *result = NULL;
     double r2, tau;
-    Py_ssize_t nq, ny, d, dy;
-    int f32x, f32y, status;
-    Py_buffer xv, yv, xnv, ynv, qpv, ypv;
+    Py_ssize_t nq, ny, d;
+    int status, held = 4;
+    Py_buffer v[6]; /* X, Y, xn, yn, query row order, block row order */
     pairs_t p = {0};
     if (!PyArg_ParseTuple(args, "OOOOddOO", &xo, &yo, &xno, &yno, &r2, &tau, &qpo, &ypo))
         return NULL;
-    if (get_matrix(xo, &xv, &nq, &d, &f32x) < 0)
+    if (get_query_pair(xo, yo, xno, yno, v, &nq, &ny, &d) < 0)
         return NULL;
-    if (get_matrix(yo, &yv, &ny, &dy, &f32y) < 0) {
-        PyBuffer_Release(&xv);
-        return NULL;
-    }
-    if (f32x || f32y || d != dy) {
-        PyErr_SetString(PyExc_TypeError, "X and Y must be float64 with the same columns");
-        goto fail2;
-    }
-    if (get_vector(xno, &xnv, 0, 'd', 8, nq) < 0)
-        goto fail2;
-    if (get_vector(yno, &ynv, 0, 'd', 8, ny) < 0)
-        goto fail3;
-    if (get_vector(qpo, &qpv, 0, 'l', 8, nq) < 0 &&
-        (PyErr_Clear(), get_vector(qpo, &qpv, 0, 'q', 8, nq) < 0))
-        goto fail4;
-    if (get_vector(ypo, &ypv, 0, 'l', 8, ny) < 0 &&
-        (PyErr_Clear(), get_vector(ypo, &ypv, 0, 'q', 8, ny) < 0))
-        goto fail5;
+    if (get_int64_vector(qpo, &v[4], 0, nq) < 0)
+        goto done;
+    held = 5;
+    if (get_int64_vector(ypo, &v[5], 0, ny) < 0)
+        goto done;
+    held = 6;
     /* the permutations must be permutations: out-of-range rows would corrupt memory */
+    const int64_t *qp = v[4].buf, *yp = v[5].buf;
     int bad = 0;
     for (Py_ssize_t i = 0; i < nq; i++)
-        bad |= ((int64_t *)qpv.buf)[i] < 0 || ((int64_t *)qpv.buf)[i] >= nq;
+        bad |= qp[i] < 0 || qp[i] >= nq;
     for (Py_ssize_t j = 0; j < ny; j++)
-        bad |= ((int64_t *)ypv.buf)[j] < 0 || ((int64_t *)ypv.buf)[j] >= ny;
+        bad |= yp[j] < 0 || yp[j] >= ny;
     if (bad) {
         PyErr_SetString(PyExc_ValueError, "row orders out of range");
-        goto fail6;
+        goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    status = radius_all(xv.buf, xnv.buf, nq, yv.buf, ynv.buf, ny, d, r2, tau, qpv.buf, ypv.buf,
-                        &p);
+    status = radius_all(v[0].buf, v[2].buf, nq, v[1].buf, v[3].buf, ny, d, r2, tau, qp, yp, &p);
     Py_END_ALLOW_THREADS
     if (status < 0) {
         PyErr_NoMemory();
-        goto fail6;
+        goto done;
     }
     PyObject *counts = PyByteArray_FromStringAndSize(NULL, nq * 8);
     PyObject *cols = PyByteArray_FromStringAndSize(NULL, p.len * 8);
@@ -354,17 +342,8 @@ ck_radius_candidates(PyObject *self, PyObject *args)
     Py_XDECREF(counts);
     Py_XDECREF(cols);
     Py_XDECREF(vals);
-fail6:
-    PyBuffer_Release(&ypv);
-fail5:
-    PyBuffer_Release(&qpv);
-fail4:
-    PyBuffer_Release(&ynv);
-fail3:
-    PyBuffer_Release(&xnv);
-fail2:
-    PyBuffer_Release(&yv);
-    PyBuffer_Release(&xv);
+done:
+    release_buffers(v, held);
     free(p.row);
     free(p.col);
     free(p.flag);
