@@ -43,6 +43,21 @@ def local(split, *arrays):
     return out if len(out) > 1 else out[0]
 
 
+def mapped_or_read_only(X, X_local, how, path):
+    """This rank's rows ``X_local`` of ``X``, as the fit meets them in a file
+    bigger than memory: a read-only memory map of ``X`` saved to ``path`` when
+    ``how`` names ``"mmap"``, otherwise a read-only in-memory copy."""
+    if "mmap" not in how:
+        X_local = X_local.copy()
+        X_local.setflags(write=False)
+        return X_local
+    if WORLD.Get_rank() == 0:
+        np.save(path, X)
+    WORLD.Barrier()
+    start = WORLD.exscan(X_local.shape[0]) or 0
+    return np.load(path, mmap_mode="r")[start : start + X_local.shape[0]]
+
+
 def gather_rows(X_local):
     """Concatenate every rank's rows in rank order (for checks only)."""
     parts = WORLD.allgather(np.asarray(X_local))

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from helpers import SPLITS, WORLD, assert_replicated, gather_rows, local
+from helpers import SPLITS, WORLD, assert_replicated, gather_rows, local, mapped_or_read_only
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA, TruncatedSVD
 
@@ -199,17 +199,9 @@ def test_pca_truncated_solvers_centre_a_mapped_x_by_blocks(
     params = dict(n_components=3, svd_solver=solver, random_state=0)
     ref = PCA(**params)
     T_ref = ref.fit_transform(X_DIGITS)
-    X_local = local(split, X_DIGITS)
-    if how == "mmap":
-        path = os.path.join(shared_tmp_path, "X.npy")
-        if RANK == 0:
-            np.save(path, X_DIGITS)
-        WORLD.Barrier()
-        start = WORLD.exscan(X_local.shape[0]) or 0
-        X_local = np.load(path, mmap_mode="r")[start : start + X_local.shape[0]]
-    else:
-        X_local = X_local.copy()
-        X_local.setflags(write=False)
+    path = os.path.join(shared_tmp_path, "X.npy")
+    X_local = mapped_or_read_only(X_DIGITS, local(split, X_DIGITS), how, path)
+    if how != "mmap":
         params["copy"] = False
     seen = []
     monkeypatch.setattr(CentredRows, "chunk_rows", lambda rows: seen.append(1) or 256)

@@ -6,7 +6,14 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from helpers import SPLITS, WORLD, assert_replicated, assert_same_fit, local
+from helpers import (
+    SPLITS,
+    WORLD,
+    assert_replicated,
+    assert_same_fit,
+    local,
+    mapped_or_read_only,
+)
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits, load_iris, make_blobs
 from sklearn.exceptions import ConvergenceWarning
@@ -248,16 +255,8 @@ def test_mapped_or_read_only_input_is_centred_by_blocks(
     weights = np.random.default_rng(1).integers(1, 4, X.shape[0]).astype(float)
     ref = KMeans(**params).fit(X, sample_weight=weights)
     X_local, w_local = local(split, X, weights)
-    if "mmap" in how:
-        path = os.path.join(shared_tmp_path, f"{case}.npy")
-        if RANK == 0:
-            np.save(path, X)
-        WORLD.Barrier()
-        start = WORLD.exscan(X_local.shape[0]) or 0
-        X_local = np.load(path, mmap_mode="r")[start : start + X_local.shape[0]]
-    else:
-        X_local = X_local.copy()
-        X_local.setflags(write=False)
+    X_local = mapped_or_read_only(X, X_local, how, os.path.join(shared_tmp_path, f"{case}.npy"))
+    if "mmap" not in how:
         params["copy_x"] = False
     if "numpy" in how:
         monkeypatch.setattr(_kmeans_kernels, "lloyd_iter_chunked_dense", None)
