@@ -3,7 +3,7 @@
     python benchmarks/run.py                       # every algorithm, default sizes
     python benchmarks/run.py --algo moments covariance --n 500000
     python benchmarks/run.py --daal4py-python /path/to/venv/bin/python --bind --busy
-    python benchmarks/run.py --algo moments mnb --daal4py-python ... --rounds 5
+    python benchmarks/run.py --algo moments multinomial_nb --daal4py-python ... --rounds 5
 
 skspmd runs under this environment's ``mpiexec`` with 1 BLAS thread per rank
 (unbound, and with ``--bind`` also bound one rank per core, as Intel MPI binds

@@ -7,11 +7,11 @@ read of the cached block) per statistic; the optional C extension
 ``skspmd._ckernels`` (built from ``_ckernels.c`` by ``pip install``) reads
 each element once (see the comments in ``_ckernels.c``): the moments of rows
 up to 320 columns in address order with a software prefetch, at the read
-rate of a BLAS ``dgemv`` over the same rows (wider rows: about 0.8 of a NumPy
-column sum's), the group sums at ~0.95 of a NumPy column sum's, on one core
-here. Each kernel here has both versions with one contract; the NumPy one is
-the fallback when the extension did not build, and the tests check that both
-give the same results. The compiled moments read a row-strided ``X`` whose
+rate of a BLAS ``dgemv`` over the same rows (wider rows: 0.8-0.9 of it), the
+group sums at ~0.95 of a NumPy column sum's, on one core here. Each kernel
+here has both versions with one contract; the NumPy one is the fallback when
+the extension did not build, and the tests check that both give the same
+results. The compiled moments read a row-strided ``X`` whose
 rows are contiguous (``batch[:, :-1]``) in place when it has at least 32
 columns; other strided ``X`` (a narrow column slice, F order) goes through
 them one block at a time, copied into a C-ordered buffer.
@@ -139,7 +139,7 @@ def merge_blocks(X, stats, block=MOMENT_BLOCK_ROWS):
         m2_b -= correction
         shift_far = correction > _FAR_SHIFT * np.abs(m2_b)
         means += first
-        for b in np.flatnonzero(shift_far.any(axis=1)) if shift_far.any() else ():
+        for b in np.flatnonzero(shift_far.any(axis=1)):
             means[b], m2_b[b] = exact_block_moments(X[b * block : (b + 1) * block])
         mean = counts @ means / n
         means -= mean  # each block mean's deviation
